@@ -38,3 +38,10 @@ class RacekitInternalError(RacekitError):
 
     def __init__(self, message: str) -> None:
         super().__init__(f"[racekit internal bug] {message} - please file a bug")
+
+
+class HistoryFormatError(RacekitError):
+    """A history file (Jepsen, Porcupine, EDN) cannot be read.
+
+    The message names the file and line, and what was expected there.
+    """

@@ -36,6 +36,15 @@ class Operation:
     def precedes(self, other: Operation) -> bool:
         return self.ret is not None and self.status != "info" and self.ret < other.invoke
 
+    @property
+    def label(self) -> str:
+        """Short name used in explanations: ``get#2``."""
+        return f"{self.name}#{self.id}"
+
+    def call_repr(self) -> str:
+        """The call as written in code: ``cas(1, 2)``."""
+        return f"{self.name}({', '.join(repr(a) for a in self.args)})"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -83,6 +92,10 @@ class History:
 
     def to_json(self) -> list[dict[str, Any]]:
         return [op.to_json() for op in self.operations]
+
+    def by_id(self) -> dict[int, Operation]:
+        """Operations indexed by their id."""
+        return {op.id: op for op in self.operations}
 
     @classmethod
     def from_json(cls, data: Sequence[dict[str, Any]]) -> History:

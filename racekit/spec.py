@@ -10,9 +10,12 @@ contract.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from racekit.history import Operation
 
 
 class _Blocked:
@@ -50,6 +53,17 @@ class Spec:
 
     name: ClassVar[str] = "spec"
 
+    fail_is_result: ClassVar[bool] = False
+    """How the checker reads an operation with status ``fail``.
+
+    False (Jepsen/Knossos convention, the default): the operation definitely
+    did not take effect, so the checker drops it.  True: ``fail`` is a
+    definite result (Porcupine's etcd model reads ``:fail :cas`` as "the CAS
+    ran and its compare failed"), so the operation is checked like an ``ok``
+    one with its recorded ``result``.  ``linearizability.check`` can override
+    this per call.
+    """
+
     def init(self) -> Hashable:
         raise NotImplementedError
 
@@ -65,6 +79,28 @@ class Spec:
 
     def describe_state(self, state: Hashable) -> str:
         return repr(state)
+
+    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+        """True if the operation never changes the state, whatever the state.
+
+        The checker drops ``info`` operations for which this holds: an
+        optional operation that changes nothing can always be left out of a
+        linearization, and its result is unknown, so it constrains nothing.
+        Say True only when it holds in every state.
+        """
+        return False
+
+    def droppable_info(self, ops: Sequence[Operation]) -> set[int]:
+        """Ids of ``info`` operations in ``ops`` that can be left out unseen.
+
+        ``ops`` is one partition's operations after the checker's own
+        filtering.  Return only operations such that any linearization that
+        uses them can be rewritten into one that does not (for a register: a
+        crashed write whose value nobody ever observes).  The checker calls
+        this repeatedly until nothing more is dropped, so the condition must
+        stay true when other operations are removed.  Default: none.
+        """
+        return set()
 
     invariants: ClassVar[dict[str, Callable[[Any], bool]]] = {}
 

@@ -1,0 +1,462 @@
+"""Sequential specs of common objects, for the checker and the catalogue.
+
+Each model keeps its state hashable and small (``None``/ints/strings/tuples/
+frozensets) because the checker memoizes on ``(linearized set, state)``.
+The pure step functions carry PEP 316 contracts (``pre:``/``post:`` in the
+docstring) so that ``crosshair check --analysis_kind=PEP316 racekit.models``
+can look for inputs that break them.
+
+Models and their origin:
+
+* :class:`RegisterSpec` - read/write/cas with Porcupine's "etcd" semantics
+  (a failed compare is a result, ``cas`` returns ``True``/``False``).
+* :class:`CasRegisterSpec` - Knossos's ``cas-register``: a ``nil`` read
+  matches any state, a ``cas`` whose compare fails is not an outcome at all.
+* :class:`MultiRegisterSpec` - Knossos's ``multi-register`` (``txn``).
+* :class:`MutexSpec` - Knossos's ``mutex`` (no owner tracking).
+* :class:`KVSpec` - Porcupine's ``kv``: get/put/append, partitioned by key.
+* :class:`CounterSpec`, :class:`QueueSpec`, :class:`BlockingQueueSpec`,
+  :class:`SetSpec`, :class:`MapSpec` - general-purpose objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from racekit.errors import InvalidDefinition
+from racekit.history import Operation
+from racekit.spec import BLOCKED, Spec
+
+# ---------------------------------------------------------------------------
+# Pure step functions (the part CrossHair checks)
+# ---------------------------------------------------------------------------
+
+
+def cas_step(value: int | None, expected: int | None, new: int | None) -> tuple[int | None, bool]:
+    """Compare-and-set: store ``new`` iff the register holds ``expected``.
+
+    post: __return__[1] == (value == expected)
+    post: __return__[0] == (new if __return__[1] else value)
+    """
+    if value == expected:
+        return new, True
+    return value, False
+
+
+def counter_add(value: int, n: int) -> int:
+    """The counter after adding ``n``.
+
+    post: __return__ - value == n
+    """
+    return value + n
+
+
+def queue_enqueue(items: tuple[int, ...], item: int) -> tuple[int, ...]:
+    """FIFO enqueue at the tail.
+
+    post: len(__return__) == len(items) + 1
+    post: __return__[-1] == item
+    post: __return__[:-1] == items
+    """
+    return (*items, item)
+
+
+def queue_dequeue(items: tuple[int, ...]) -> tuple[tuple[int, ...], int | None]:
+    """FIFO dequeue from the head; ``None`` when empty (the queue is unchanged).
+
+    post: (not items) == (__return__[1] is None and __return__[0] == items)
+    post: (not items) or (__return__[1] == items[0] and __return__[0] == items[1:])
+    """
+    if not items:
+        return items, None
+    return items[1:], items[0]
+
+
+def kv_append(value: str, suffix: str) -> str:
+    """Porcupine kv ``append``: string concatenation.
+
+    post: __return__.startswith(value)
+    post: len(__return__) == len(value) + len(suffix)
+    """
+    return value + suffix
+
+
+def mutex_step(locked: bool, name: str) -> bool | None:
+    """The mutex after ``acquire``/``release``; ``None`` when not enabled.
+
+    pre: name in ("acquire", "release")
+    post: (__return__ is None) == (locked == (name == "acquire"))
+    post: __return__ is None or __return__ == (name == "acquire")
+    """
+    if name == "acquire":
+        return None if locked else True
+    return False if locked else None
+
+
+def _unknown(spec: Spec, name: str) -> InvalidDefinition:
+    return InvalidDefinition(
+        f"the {spec.name} model has no operation {name!r}; check the history's "
+        f"operation names or choose another model"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Registers
+# ---------------------------------------------------------------------------
+
+
+class RegisterSpec(Spec):
+    """One register: ``read() -> value``, ``write(v)``, ``cas(a, b) -> bool``.
+
+    Porcupine's "etcd" model: ``None`` is "no value" and a read of ``None``
+    is legal only while the register holds none; a ``cas`` whose compare
+    fails is a definite outcome (``False``) that leaves the state alone.
+    """
+
+    name: ClassVar[str] = "register"
+    fail_is_result: ClassVar[bool] = True
+
+    def __init__(self, initial: Hashable = None) -> None:
+        self.initial = initial
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "read":
+            return state, state
+        if name == "write":
+            return args[0], None
+        if name == "cas":
+            return cas_step(state, args[0], args[1])
+        raise _unknown(self, name)
+
+    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+        return name == "read" or (name == "cas" and len(args) == 2 and args[0] == args[1])
+
+    def droppable_info(self, ops: Sequence[Operation]) -> set[int]:
+        """Crashed writes/cas whose stored value nobody observes.
+
+        Let ``w`` store ``v`` (``write(v)``, or ``cas(a, v)`` that applies).
+        Take a linearization that uses ``w`` and delete ``w``: between ``w``
+        and the next op that changes the state, the state becomes the value
+        ``u`` from before ``w`` instead of ``v``.  The ops that can sit in
+        that gap are: reads (each returned ``v``, or matches anything), ok
+        cas (their compare saw ``v``), crashed cas that did nothing on ``v``
+        (drop them too: optional no-ops), definitely failed cas (they saw
+        "not ``v``" and may not see "not ``u``"), and writes (the gap ends).
+        So ``w`` may go if no read returned ``v``, no cas compares with
+        ``v``, and no definitely failed cas can come after ``w``.  Removing
+        other ops only removes observers, so this holds to a fixpoint.
+        """
+        observed: set[Any] = set()
+        failed_cas_rets: list[float] = []
+        for op in ops:
+            if op.name == "read" and op.status != "info":
+                observed.add(op.result)
+            elif op.name == "cas":
+                observed.add(op.args[0])
+                if op.status != "info" and op.result is False:
+                    failed_cas_rets.append(float("inf") if op.ret is None else op.ret)
+        last_failed = max(failed_cas_rets, default=float("-inf"))
+        drop: set[int] = set()
+        for op in ops:
+            if op.status != "info" or op.name not in ("write", "cas"):
+                continue
+            stored = op.args[-1]
+            if stored in observed or (op.name == "cas" and op.args[0] == stored):
+                continue
+            if last_failed >= op.invoke:
+                continue
+            drop.add(op.id)
+        return drop
+
+
+class CasRegisterSpec(RegisterSpec):
+    """Knossos's ``cas-register``: ``read``, ``write(v)``, ``cas(a, b)``.
+
+    A read that returned ``None`` matches any state (Jepsen records reads
+    whose value is unknown as nil).  A ``cas`` applies only when the compare
+    holds: Jepsen records a failed compare as ``:fail``, which means "did not
+    happen", so here the failing case is BLOCKED rather than a result.
+    """
+
+    name: ClassVar[str] = "cas-register"
+    fail_is_result: ClassVar[bool] = False
+
+    def __init__(self, initial: Hashable = 0) -> None:
+        super().__init__(initial)
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "cas":
+            new_state, ok = cas_step(state, args[0], args[1])
+            return (new_state, None) if ok else BLOCKED
+        return super().step(state, name, args)
+
+    def result_matches(self, name: str, args: tuple[Any, ...], expected: Any, observed: Any) -> bool:
+        if name == "read" and observed is None:
+            return True
+        return bool(expected == observed)
+
+
+class MultiRegisterSpec(Spec):
+    """Knossos's ``multi-register``: ``txn(((f, key, value), ...))``.
+
+    Micro-ops apply in order as one atomic step: ``("write", k, v)`` sets
+    ``k``; ``("read", k, v)`` reads ``k`` (absent keys read ``None``).  The
+    step's result is the transaction with the read values filled in; an
+    observed read value of ``None`` matches anything, like Knossos.
+    """
+
+    name: ClassVar[str] = "multi-register"
+
+    def __init__(self, initial: Mapping[Hashable, Any] | None = None) -> None:
+        self.initial: frozenset[tuple[Hashable, Any]] = frozenset((initial or {}).items())
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name != "txn":
+            raise _unknown(self, name)
+        values = dict(state)
+        filled = []
+        for micro in args[0]:
+            f, key, value = micro
+            if _kw(f) == "read":
+                filled.append((f, key, values.get(key)))
+            elif _kw(f) == "write":
+                values[key] = value
+                filled.append((f, key, value))
+            else:
+                raise _unknown(self, f"txn micro-op {f!r}")
+        return frozenset(values.items()), tuple(filled)
+
+    def result_matches(self, name: str, args: tuple[Any, ...], expected: Any, observed: Any) -> bool:
+        if observed is None or len(expected) != len(observed):
+            return observed is None
+        for (f, key, value), (g, okey, ovalue) in zip(expected, observed, strict=True):
+            if f != g or key != okey:
+                return False
+            if _kw(f) == "read" and ovalue is None:
+                continue
+            if value != ovalue:
+                return False
+        return True
+
+    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+        return name == "txn" and all(_kw(m[0]) == "read" for m in args[0])
+
+    def describe_state(self, state: Hashable) -> str:
+        assert isinstance(state, frozenset)
+        return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(state, key=repr)) + "}"
+
+
+def _kw(value: Any) -> str:
+    """The name of a keyword or string (EDN keywords print as ``:read``)."""
+    name = getattr(value, "name", value)
+    return str(name)
+
+
+class MutexSpec(Spec):
+    """Knossos's ``mutex``: ``acquire``/``release``, no owner tracking.
+
+    Acquiring a held mutex and releasing a free one are not enabled.
+    """
+
+    name: ClassVar[str] = "mutex"
+
+    def init(self) -> Hashable:
+        return False
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name not in ("acquire", "release"):
+            raise _unknown(self, name)
+        new = mutex_step(bool(state), name)
+        return BLOCKED if new is None else (new, None)
+
+    def describe_state(self, state: Hashable) -> str:
+        return "held" if state else "free"
+
+
+# ---------------------------------------------------------------------------
+# Key-value stores
+# ---------------------------------------------------------------------------
+
+
+class KVSpec(Spec):
+    """Porcupine's ``kv``: ``get(k) -> str``, ``put(k, v)``, ``append(k, v)``.
+
+    Partitioned by key (P-compositionality), so the state is one key's
+    string, initially ``""``.
+    """
+
+    name: ClassVar[str] = "kv"
+
+    def init(self) -> Hashable:
+        return ""
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "get":
+            return state, state
+        if name == "put":
+            return args[1], None
+        if name == "append":
+            return kv_append(state, args[1]), None
+        raise _unknown(self, name)
+
+    def partition_key(self, name: str, args: tuple[Any, ...]) -> Hashable | None:
+        key: Hashable = args[0]
+        return key
+
+    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+        return name == "get"
+
+
+class MapSpec(Spec):
+    """A whole map: ``put(k, v)``, ``get(k) -> v | None``, ``remove(k)``, ``size()``.
+
+    Not partitioned, because ``size`` sees every key.  The state is a
+    frozenset of ``(key, value)`` pairs.
+    """
+
+    name: ClassVar[str] = "map"
+
+    def init(self) -> Hashable:
+        return frozenset()
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        items = dict(state)
+        if name == "get":
+            return state, items.get(args[0])
+        if name == "size":
+            return state, len(items)
+        if name == "put":
+            items[args[0]] = args[1]
+            return frozenset(items.items()), None
+        if name == "remove":
+            items.pop(args[0], None)
+            return frozenset(items.items()), None
+        raise _unknown(self, name)
+
+    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+        return name in ("get", "size")
+
+    def describe_state(self, state: Hashable) -> str:
+        assert isinstance(state, frozenset)
+        return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sorted(state, key=repr)) + "}"
+
+
+# ---------------------------------------------------------------------------
+# Counters, queues, sets
+# ---------------------------------------------------------------------------
+
+
+class CounterSpec(Spec):
+    """``inc()``, ``add(n)``, ``get() -> int``, ``inc_get() -> new value``."""
+
+    name: ClassVar[str] = "counter"
+
+    def __init__(self, initial: int = 0) -> None:
+        self.initial = initial
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "get":
+            return state, state
+        if name == "inc":
+            return counter_add(state, 1), None
+        if name == "add":
+            return counter_add(state, args[0]), None
+        if name == "inc_get":
+            new = counter_add(state, 1)
+            return new, new
+        raise _unknown(self, name)
+
+    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+        return name == "get" or (name == "add" and args[0] == 0)
+
+
+class QueueSpec(Spec):
+    """FIFO queue: ``enqueue(x)``, ``dequeue() -> x | None`` (``None`` when empty)."""
+
+    name: ClassVar[str] = "queue"
+
+    def init(self) -> Hashable:
+        return ()
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "enqueue":
+            return queue_enqueue(state, args[0]), None
+        if name == "dequeue":
+            return queue_dequeue(state)
+        raise _unknown(self, name)
+
+
+class BlockingQueueSpec(Spec):
+    """FIFO queue whose ``take()`` waits: on an empty queue it is BLOCKED."""
+
+    name: ClassVar[str] = "blocking-queue"
+
+    def init(self) -> Hashable:
+        return ()
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "put":
+            return queue_enqueue(state, args[0]), None
+        if name == "take":
+            return BLOCKED if not state else queue_dequeue(state)
+        raise _unknown(self, name)
+
+
+class SetSpec(Spec):
+    """A set: ``add(x)``, ``remove(x)``, ``contains(x) -> bool``, ``read() -> frozenset``."""
+
+    name: ClassVar[str] = "set"
+
+    def init(self) -> Hashable:
+        return frozenset()
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "add":
+            return state | {args[0]}, None
+        if name == "remove":
+            return state - {args[0]}, None
+        if name == "contains":
+            return state, args[0] in state
+        if name == "read":
+            return state, state
+        raise _unknown(self, name)
+
+    def result_matches(self, name: str, args: tuple[Any, ...], expected: Any, observed: Any) -> bool:
+        if name == "read" and isinstance(observed, list | tuple | set):
+            return bool(expected == frozenset(observed))
+        return bool(expected == observed)
+
+    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+        return name in ("contains", "read")
+
+    def describe_state(self, state: Hashable) -> str:
+        assert isinstance(state, frozenset)
+        return "{" + ", ".join(sorted(repr(x) for x in state)) + "}"
+
+
+MODELS: dict[str, type[Spec]] = {
+    cls.name: cls
+    for cls in (
+        RegisterSpec,
+        CasRegisterSpec,
+        MultiRegisterSpec,
+        MutexSpec,
+        KVSpec,
+        MapSpec,
+        CounterSpec,
+        QueueSpec,
+        BlockingQueueSpec,
+        SetSpec,
+    )
+}
+"""Models by name, for the command line."""

@@ -1,0 +1,52 @@
+"""What a step touches, so explorers can tell which steps commute.
+
+Every switch point announces the access the thread is about to make.  Two
+steps are *dependent* when they touch the same key and at least one writes;
+dependent steps are the only ones whose order can matter, which is what
+partial-order reduction (DPOR, sleep sets) relies on.
+
+Keys:
+
+* ``("prim", n)`` - an operation on racekit primitive number ``n`` (a lock,
+  condition, queue ...).  Always a write: every primitive operation may
+  enable or disable another thread.
+* ``("attr", name)`` - an attribute load/store seen by opcode tracing.  The
+  object is not visible from a trace callback in CPython 3.11, so all objects
+  share the attribute name: coarser than needed, never unsound.
+* ``("item",)`` - a subscript load/store (container unknown, same reason).
+* ``("global", name)`` - a module global load/store.
+* ``OPAQUE`` - a call into code racekit cannot see (a C function such as
+  ``list.append``): dependent with every non-primitive access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import NamedTuple
+
+
+class Access(NamedTuple):
+    key: tuple[Hashable, ...]
+    write: bool
+    label: str = ""
+
+    def describe(self) -> str:
+        return self.label or f"{'write' if self.write else 'read'} {self.key}"
+
+
+OPAQUE_KEY: tuple[Hashable, ...] = ("*",)
+OPAQUE = Access(OPAQUE_KEY, True, "call")
+
+
+def dependent(a: Access | None, b: Access | None) -> bool:
+    """True when the order of two steps with these accesses can matter."""
+    if a is None or b is None:
+        return False
+    ka, kb = a.key, b.key
+    if ka == OPAQUE_KEY or kb == OPAQUE_KEY:
+        # A C call cannot touch racekit primitive state; anything else it may.
+        other = kb if ka == OPAQUE_KEY else ka
+        return other[0] != "prim"
+    if ka != kb:
+        return False
+    return a.write or b.write
