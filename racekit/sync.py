@@ -70,8 +70,8 @@ class _Prim:
     def _new_state(self) -> Any:
         return None
 
-    def _acc(self, what: str, write: bool = True) -> Access:
-        return Access(("prim", self._pid), write, f"{what} {self.racekit_name}")
+    def _acc(self, what: str, write: bool = True, sync: str = "") -> Access:
+        return Access(("prim", self._pid), write, f"{what} {self.racekit_name}", sync)
 
     def __repr__(self) -> str:
         return f"<racekit {self.racekit_name}>"
@@ -101,15 +101,15 @@ class Lock(_Prim):
         st: _LockState = self._state(ex)
         me = ex.current.tid  # type: ignore[union-attr]
         if self._reentrant_for(st, me):
-            ex.switch_point(self._acc("acquire"))
+            ex.switch_point(self._acc("acquire", sync="acquire"))
             st.count += 1
             return True
         if not blocking:
-            ex.switch_point(self._acc("try-acquire"))
+            ex.switch_point(self._acc("try-acquire", sync="acquire"))
             if st.owner is not None:
                 return False
         elif not ex.switch_point(
-            self._acc("acquire"),
+            self._acc("acquire", sync="acquire"),
             ready=lambda: st.owner is None,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -127,7 +127,7 @@ class Lock(_Prim):
             self._real.release()
             return
         st: _LockState = self._state(ex)
-        ex.switch_point(self._acc("release"))
+        ex.switch_point(self._acc("release", sync="release"))
         self._release_state(st, ex.current.tid)  # type: ignore[union-attr]
 
     def _release_state(self, st: _LockState, me: int) -> None:
@@ -216,14 +216,14 @@ class Condition(_Prim):
         lst = self._owned(ex)
         me = ex.current.tid  # type: ignore[union-attr]
         # 1. release the lock and start waiting (one step: atomically, as in threading)
-        ex.switch_point(self._acc("wait"))
+        ex.switch_point(self._lock._acc(f"wait on {self.racekit_name}, releasing", sync="release"))
         waiter = _Waiter()
         st.waiters.append(waiter)
         saved = lst.count
         lst.owner, lst.count = None, 0
         # 2. wake up when notified (or when the timeout passes)
         notified = ex.switch_point(
-            self._acc("wake"),
+            self._acc("wake", sync="acquire"),
             ready=lambda: waiter.notified,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -232,7 +232,7 @@ class Condition(_Prim):
             st.waiters.remove(waiter)
         # 3. re-acquire the lock before returning
         ex.switch_point(
-            self._lock._acc("re-acquire"), ready=lambda: lst.owner is None, waiting_for=self._lock
+            self._lock._acc("re-acquire", sync="acquire"), ready=lambda: lst.owner is None, waiting_for=self._lock
         )
         lst.owner, lst.count = me, saved
         return notified
@@ -258,7 +258,7 @@ class Condition(_Prim):
             return
         st: _CondState = self._state(ex)
         self._owned(ex)
-        ex.switch_point(self._acc(f"notify({n})"))
+        ex.switch_point(self._acc(f"notify({n})", sync="release"))
         for waiter in st.waiters[:n]:
             waiter.notified = True
         del st.waiters[:n]
@@ -270,7 +270,7 @@ class Condition(_Prim):
             return
         st: _CondState = self._state(ex)
         self._owned(ex)
-        ex.switch_point(self._acc("notify_all"))
+        ex.switch_point(self._acc("notify_all", sync="release"))
         for waiter in st.waiters:
             waiter.notified = True
         st.waiters.clear()
@@ -301,11 +301,11 @@ class Semaphore(_Prim):
             return self._real.acquire(blocking, timeout)
         st: _SemState = self._state(ex)
         if not blocking:
-            ex.switch_point(self._acc("try-acquire"))
+            ex.switch_point(self._acc("try-acquire", sync="acquire"))
             if st.value == 0:
                 return False
         elif not ex.switch_point(
-            self._acc("acquire"),
+            self._acc("acquire", sync="acquire"),
             ready=lambda: st.value > 0,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -320,7 +320,7 @@ class Semaphore(_Prim):
             self._real.release(n)
             return
         st: _SemState = self._state(ex)
-        ex.switch_point(self._acc("release"))
+        ex.switch_point(self._acc("release", sync="release"))
         self._check_release(st, n)
         st.value += n
 
@@ -376,7 +376,7 @@ class Event(_Prim):
             self._real.set()
             return
         st: _EventState = self._state(ex)
-        ex.switch_point(self._acc("set"))
+        ex.switch_point(self._acc("set", sync="release"))
         st.flag = True
 
     def clear(self) -> None:
@@ -394,7 +394,7 @@ class Event(_Prim):
             return self._real.wait(timeout)
         st: _EventState = self._state(ex)
         return ex.switch_point(
-            self._acc("wait", write=False),
+            self._acc("wait", write=False, sync="acquire"),
             ready=lambda: st.flag,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -429,11 +429,11 @@ class Queue(_Prim, Generic[T]):
             return
         st: _QueueState = self._state(ex)
         if not block:
-            ex.switch_point(self._acc("put_nowait"))
+            ex.switch_point(self._acc("put_nowait", sync="release"))
             if self._full(st):
                 raise _queue.Full
         elif not ex.switch_point(
-            self._acc("put"),
+            self._acc("put", sync="release"),
             ready=lambda: not self._full(st),
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -448,11 +448,11 @@ class Queue(_Prim, Generic[T]):
             return self._real.get(block, timeout)
         st: _QueueState = self._state(ex)
         if not block:
-            ex.switch_point(self._acc("get_nowait"))
+            ex.switch_point(self._acc("get_nowait", sync="acquire"))
             if not st.items:
                 raise _queue.Empty
         elif not ex.switch_point(
-            self._acc("get"),
+            self._acc("get", sync="acquire"),
             ready=lambda: bool(st.items),
             deadline=_deadline(ex, timeout),
             waiting_for=self,

@@ -29,6 +29,10 @@ class Access(NamedTuple):
     key: tuple[Hashable, ...]
     write: bool
     label: str = ""
+    # "acquire": may block until another thread's "release" on the same key
+    # (lock acquire, queue get, event wait, condition wake); DPOR uses it to
+    # find the race that matters when a release enables an acquire.
+    sync: str = ""
 
     def describe(self) -> str:
         return self.label or f"{'write' if self.write else 'read'} {self.key}"

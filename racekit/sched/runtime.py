@@ -42,6 +42,11 @@ def current_execution() -> Execution | None:
     return None
 
 
+class SleepBlocked(Exception):
+    """Raised by a chooser to end an execution early: every enabled thread is
+    asleep (DPOR), so the rest of the run is equivalent to one already seen."""
+
+
 class ThreadKilled(greenlet.GreenletExit):  # type: ignore[misc]
     """Thrown into unfinished logical threads when a run ends."""
 
@@ -128,14 +133,12 @@ class Execution:
         trace_files: frozenset[str] | None = None,
         record_where: bool = True,
         record_pending: bool = False,
-        sleep_filter: Callable[[int, tuple[int, ...]], tuple[int, ...]] | None = None,
     ) -> None:
         self.chooser = chooser
         self.max_steps = max_steps
         self.trace_files = trace_files or frozenset()
         self.record_where = record_where
         self.record_pending = record_pending
-        self.sleep_filter = sleep_filter
         self.threads: list[ThreadState] = []
         self.steps: list[Step] = []
         self.clock = 0
@@ -208,6 +211,7 @@ class Execution:
             for t in list(self.threads):  # threads added before run(): start them now
                 if not t.glet and not t.glet.dead:
                     self._resume(t)
+            self.current = None  # the first choice is not a preemption of anyone
             while self._failure is None:
                 enabled = self._enabled()
                 if not enabled:
@@ -218,12 +222,6 @@ class Execution:
                     kind, message, cycle = "deadlock", *self._describe_deadlock()
                     break
                 options = self._order(enabled)
-                if self.sleep_filter is not None:
-                    awake = self.sleep_filter(len(self.steps), options)
-                    if not awake:
-                        sleep_blocked = True
-                        break
-                    options = awake
                 if len(self.steps) >= self.max_steps:
                     kind = "livelock"
                     message = (
@@ -232,7 +230,11 @@ class Execution:
                         f"{', '.join(t.name for t in self.threads if not t.done)})"
                     )
                     break
-                index = self.chooser.choose(options, "thread")
+                try:
+                    index = self.chooser.choose(options, "thread")
+                except SleepBlocked:
+                    sleep_blocked = True
+                    break
                 t = self.threads[options[index]]
                 prev = self.current
                 preemption = prev is not None and prev is not t and prev.tid in enabled

@@ -32,43 +32,225 @@ from racekit.sched.access import OPAQUE, Access
 if TYPE_CHECKING:
     from racekit.sched.runtime import Execution
 
-_ATTR_OPS = {"LOAD_ATTR": False, "LOAD_METHOD": False, "STORE_ATTR": True, "DELETE_ATTR": True}
+_ATTR_READ = {"LOAD_ATTR", "LOAD_METHOD"}
+_ATTR_WRITE = {"STORE_ATTR", "DELETE_ATTR"}
 _ITEM_OPS = {"BINARY_SUBSCR": False, "STORE_SUBSCR": True, "DELETE_SUBSCR": True, "CONTAINS_OP": False}
-_GLOBAL_WRITE_OPS = {"STORE_GLOBAL", "DELETE_GLOBAL"}
+_GLOBAL_WRITE = {"STORE_GLOBAL", "DELETE_GLOBAL"}
+
+# Method names of builtin containers, by what a call does to the container.
+MUTATORS = frozenset(
+    "append appendleft extend extendleft insert pop popleft popitem remove clear update "
+    "setdefault add discard sort reverse rotate difference_update intersection_update "
+    "symmetric_difference_update heappush heappop heapreplace heappushpop write writelines "
+    "__setitem__ __delitem__ __iadd__".split()
+)
+READERS = frozenset(
+    "get keys values items copy count index __contains__ __getitem__ __len__ __iter__ "
+    "issubset issuperset isdisjoint union intersection difference symmetric_difference".split()
+)
+# Builtins that read a container argument, and builtins that touch no shared state.
+_BUILTIN_READERS = frozenset("len sum sorted list tuple set frozenset dict min max any all iter next reversed enumerate zip map filter".split())
+_BUILTIN_PURE = frozenset(
+    "range isinstance issubclass int float str bool bytes abs round divmod pow repr hash id "
+    "print format chr ord type object super callable hex oct bin ValueError RuntimeError "
+    "KeyError IndexError AssertionError TypeError Exception StopIteration".split()
+)
 
 Table = dict[int, tuple[Access, int]]
 
 
-def _is_data(value: Any) -> bool:
-    return not (
-        callable(value) or isinstance(value, types.ModuleType) or value is None
-    )
+def written_names(path: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Attribute and global names that any code in ``path`` stores or deletes.
+
+    A load of a name nobody writes cannot race, so it need not be a switch
+    point: this keeps ``self.lock.acquire()`` from costing three steps.
+    """
+    attrs: set[str] = set()
+    globs: set[str] = set()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            code = compile(fh.read(), path, "exec")
+    except (OSError, SyntaxError, ValueError):
+        return frozenset(), frozenset()
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        for ins in dis.get_instructions(c):
+            if ins.opname in _ATTR_WRITE:
+                attrs.add(ins.argval)
+            elif ins.opname in _GLOBAL_WRITE:
+                globs.add(ins.argval)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return frozenset(attrs), frozenset(globs)
 
 
-def access_table(code: types.CodeType, f_globals: dict[str, Any]) -> Table:
-    """Offsets of the shared-memory opcodes of one code object, with line numbers."""
-    table: Table = {}
-    line = code.co_firstlineno
-    for ins in dis.get_instructions(code):
-        if ins.starts_line is not None:
-            line = ins.starts_line
+def _callee_producers(instructions: list[dis.Instruction]) -> dict[int, dis.Instruction | None]:
+    """For each CALL, the instruction that loaded the callable (None if unknown).
+
+    A forward abstract interpretation of the value stack that tracks, per
+    slot, the instruction that pushed it; jump targets restore the stack
+    recorded at the jump.  Good enough for call expressions; anything it
+    cannot follow is reported as unknown (and treated as an opaque call).
+    """
+    stack: list[dis.Instruction | None] = []
+    at_target: dict[int, list[dis.Instruction | None]] = {}
+    out: dict[int, dis.Instruction | None] = {}
+    pending_call: dis.Instruction | None = None
+    falls_through = True
+    for ins in instructions:
+        if ins.is_jump_target:
+            if not falls_through and ins.offset in at_target:
+                stack = list(at_target[ins.offset])
+            elif not falls_through:
+                stack = []
+        falls_through = True
         name = ins.opname
-        acc: Access | None = None
-        if name in _ATTR_OPS:
-            acc = Access(("attr", ins.argval), _ATTR_OPS[name], f"{name} {ins.argval}")
-        elif name in _ITEM_OPS:
-            acc = Access(("item",), _ITEM_OPS[name], name)
-        elif name in _GLOBAL_WRITE_OPS:
-            acc = Access(("global", ins.argval), True, f"{name} {ins.argval}")
-        elif name == "LOAD_GLOBAL":
-            gname = ins.argval
-            if gname in f_globals and _is_data(f_globals[gname]):
-                acc = Access(("global", gname), False, f"LOAD_GLOBAL {gname}")
-        elif name == "CALL":
-            acc = OPAQUE
-        if acc is not None:
-            table[ins.offset] = (acc, line)
-    return table
+        if name == "PRECALL":  # 3.11: PRECALL argc; CALL argc - the stack is intact here
+            argc = ins.arg or 0
+            producer: dis.Instruction | None = None
+            if len(stack) >= argc + 2:
+                for cand in (stack[-argc - 2], stack[-argc - 1]):
+                    if cand is not None and cand.opname != "PUSH_NULL":
+                        producer = cand
+                        break
+            pending_call = producer
+        if name == "CALL":
+            out[ins.offset] = pending_call
+            pending_call = None
+        try:
+            effect = dis.stack_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None, jump=False)
+        except ValueError:
+            effect = 0
+        if ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            try:
+                jeffect = dis.stack_effect(ins.opcode, ins.arg, jump=True)
+            except ValueError:
+                jeffect = effect
+            target = list(stack)
+            if jeffect < 0:
+                del target[len(target) + jeffect:]
+            else:
+                target.extend([None] * jeffect)
+            if isinstance(ins.argval, int):
+                at_target.setdefault(ins.argval, target)
+        if name in ("LOAD_GLOBAL",) and ins.arg is not None and ins.arg & 1:
+            stack.extend([ins, ins])
+        elif name == "LOAD_METHOD":
+            if stack:
+                stack.pop()
+            stack.extend([ins, ins])
+        elif name == "LOAD_ATTR":
+            if stack:
+                stack.pop()
+            stack.append(ins)
+        elif name.startswith("LOAD_") or name == "PUSH_NULL":
+            stack.append(ins)
+        elif effect < 0:
+            del stack[max(0, len(stack) + effect):]
+            if name in ("PRECALL", "CALL", "BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "IS_OP", "CONTAINS_OP"):
+                if stack:
+                    stack[-1] = None
+        elif effect > 0:
+            stack.extend([None] * effect)
+        elif stack and name not in ("NOP", "RESUME", "CACHE", "PRECALL", "KW_NAMES", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL"):
+            stack[-1] = None
+        if name in ("RETURN_VALUE", "RAISE_VARARGS", "RERAISE", "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP_ABSOLUTE"):
+            falls_through = False
+    return out
+
+
+class AccessTables:
+    """Builds and caches the per-code-object opcode tables for the traced files."""
+
+    def __init__(self, trace_files: frozenset[str]) -> None:
+        self.files = trace_files
+        self.tables: dict[types.CodeType, Table | None] = {}
+        attrs: set[str] = set()
+        globs: set[str] = set()
+        for f in sorted(trace_files):
+            a, g = written_names(f)
+            attrs |= a
+            globs |= g
+        self.written_attrs = frozenset(attrs)
+        self.written_globals = frozenset(globs)
+
+    def classify_call(self, producer: dis.Instruction | None, f_globals: dict[str, Any], f_builtins: dict[str, Any]) -> Access | None:
+        if producer is None:
+            return OPAQUE
+        name = producer.opname
+        argval = producer.argval
+        if name in ("LOAD_METHOD", "LOAD_ATTR"):
+            if argval in MUTATORS:
+                return Access(("item",), True, f"call .{argval}()")
+            if argval in READERS:
+                return Access(("item",), False, f"call .{argval}()")
+            return None  # a method of traced code or a racekit primitive: its own switch points
+        if name in ("LOAD_GLOBAL", "LOAD_NAME"):
+            if argval in f_globals:
+                value = f_globals[argval]
+            elif argval in f_builtins:
+                if argval in _BUILTIN_PURE:
+                    return None
+                if argval in _BUILTIN_READERS:
+                    return Access(("item",), False, f"call {argval}()")
+                return OPAQUE
+            else:
+                return OPAQUE
+            code = getattr(value, "__code__", None)
+            if code is None and isinstance(value, type):
+                init = getattr(value, "__init__", None)
+                code = getattr(init, "__code__", None)
+                if getattr(value, "__module__", "").startswith("racekit"):
+                    return None
+            if code is not None and (code.co_filename in self.files or code.co_filename.startswith(_RACEKIT_DIR)):
+                return None
+            return OPAQUE
+        return OPAQUE
+
+    def build(self, code: types.CodeType, f_globals: dict[str, Any], f_builtins: dict[str, Any]) -> Table:
+        """Offsets of the switch-point opcodes of one code object, with their lines."""
+        table: Table = {}
+        instructions = list(dis.get_instructions(code))
+        callees = _callee_producers(instructions)
+        line = code.co_firstlineno
+        for ins in instructions:
+            if ins.starts_line is not None:
+                line = ins.starts_line
+            name = ins.opname
+            acc: Access | None = None
+            if name in _ATTR_READ:
+                if ins.argval in self.written_attrs:
+                    acc = Access(("attr", ins.argval), False, f"read .{ins.argval}")
+            elif name in _ATTR_WRITE:
+                acc = Access(("attr", ins.argval), True, f"write .{ins.argval}")
+            elif name in _ITEM_OPS:
+                acc = Access(("item",), _ITEM_OPS[name], name.lower())
+            elif name in _GLOBAL_WRITE:
+                acc = Access(("global", ins.argval), True, f"write global {ins.argval}")
+            elif name == "LOAD_GLOBAL":
+                if ins.argval in self.written_globals:
+                    acc = Access(("global", ins.argval), False, f"read global {ins.argval}")
+            elif name == "CALL":
+                acc = self.classify_call(callees.get(ins.offset), f_globals, f_builtins)
+            if acc is not None:
+                table[ins.offset] = (acc, line)
+        return table
+
+
+_BUILDERS: dict[frozenset[str], AccessTables] = {}
+
+
+def _builder_for(trace_files: frozenset[str]) -> AccessTables:
+    """One table cache per set of traced files, shared by every execution."""
+    b = _BUILDERS.get(trace_files)
+    if b is None:
+        if len(_BUILDERS) > 64:
+            _BUILDERS.clear()
+        b = _BUILDERS[trace_files] = AccessTables(trace_files)
+    return b
+
+
+_RACEKIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class OpcodeTracer:
@@ -77,7 +259,8 @@ class OpcodeTracer:
     def __init__(self, execution: Execution, trace_files: frozenset[str]) -> None:
         self.ex = execution
         self.files = trace_files
-        self.tables: dict[types.CodeType, Table | None] = {}
+        self.builder = _builder_for(trace_files)
+        self.tables = self.builder.tables
         self.in_callback = False
         self._prev: Any = None
         self._short: dict[str, str] = {}
@@ -103,7 +286,7 @@ class OpcodeTracer:
             if code.co_filename not in self.files:
                 tables[code] = None
                 return None
-            tables[code] = access_table(code, frame.f_globals)
+            tables[code] = self.builder.build(code, frame.f_globals, frame.f_builtins)
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
         return self.local_trace
