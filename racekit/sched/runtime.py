@@ -198,66 +198,109 @@ class Execution:
         point.  When nothing is enabled, virtual time jumps to the earliest
         timed wait; if there is none, it is a deadlock.
         """
-        if getattr(_local, "execution", None) is not None:
-            raise RacekitInternalError("nested controlled executions are not supported")
-        _local.execution = self
-        self._sched_glet = greenlet.getcurrent()
         kind: str | None = None
         message = ""
         cycle: list[dict[str, str]] = []
         sleep_blocked = False
-        self._install_tracer()
+        self.begin()
         try:
-            for t in list(self.threads):  # threads added before run(): start them now
-                if not t.glet and not t.glet.dead:
-                    self._resume(t)
-            self.current = None  # the first choice is not a preemption of anyone
             while self._failure is None:
-                enabled = self._enabled()
-                if not enabled:
-                    if all(t.done or t.daemon for t in self.threads):
+                options = self.options()
+                if not options:
+                    if self.quiescent():
                         break
-                    if self._advance_clock():
-                        continue
                     kind, message, cycle = "deadlock", *self._describe_deadlock()
                     break
-                options = self._order(enabled)
                 if len(self.steps) >= self.max_steps:
-                    kind = "livelock"
-                    message = (
-                        f"no progress after {self.max_steps} steps: a spin-wait or retry loop "
-                        f"never ends (threads still running: "
-                        f"{', '.join(t.name for t in self.threads if not t.done)})"
-                    )
+                    kind, message = "livelock", self.livelock_message()
                     break
                 try:
                     index = self.chooser.choose(options, "thread")
                 except SleepBlocked:
                     sleep_blocked = True
                     break
-                t = self.threads[options[index]]
-                prev = self.current
-                preemption = prev is not None and prev is not t and prev.tid in enabled
-                step = Step(
-                    len(self.steps),
-                    t.tid,
-                    t.pending,
-                    t.where,
-                    tuple(enabled),
-                    preemption,
-                    {u.tid: u.pending for u in self.threads if not u.done} if self.record_pending else {},
-                )
-                self.steps.append(step)
-                if self.on_step is not None:
-                    self.on_step(step)
-                self._resume(t)
+                self.step(options[index])
             if self._failure is not None and kind is None:
                 kind, message = self._failure
         finally:
+            self.end()
+        return RunResult(kind, message, self.steps, self.threads, self.clock, sleep_blocked, cycle)
+
+    # ------------------------------------------- stepping API (used by run()
+    # and by the Hypothesis state machine, which makes the choices itself)
+    def begin(self) -> None:
+        """Take control: start threads spawned so far up to their first switch point."""
+        if getattr(_local, "execution", None) is not None:
+            raise RacekitInternalError("nested controlled executions are not supported")
+        _local.execution = self
+        self._sched_glet = greenlet.getcurrent()
+        self._install_tracer()
+        for t in list(self.threads):
+            if not t.glet and not t.glet.dead:
+                spawner = self.current
+                self._resume(t)
+                self.current = spawner
+        self.current = None  # the first choice is not a preemption of anyone
+
+    def options(self) -> tuple[int, ...]:
+        """Enabled threads, current first (option 0 = no preemption).
+
+        When none is enabled but some non-daemon thread waits with a timeout,
+        virtual time jumps to the earliest deadline.  Empty: nothing can run.
+        """
+        while True:
+            enabled = self._enabled()
+            if enabled:
+                return self._order(enabled)
+            if self.quiescent() or not self._advance_clock():
+                return ()
+
+    def quiescent(self) -> bool:
+        """True when every non-daemon thread has finished."""
+        return all(t.done or t.daemon for t in self.threads)
+
+    def step(self, tid: int) -> Step:
+        """Run thread ``tid`` (which must be enabled) to its next switch point."""
+        t = self.threads[tid]
+        prev = self.current
+        enabled = tuple(self._enabled())
+        preemption = prev is not None and prev is not t and prev.tid in enabled
+        step = Step(
+            len(self.steps),
+            t.tid,
+            t.pending,
+            t.where,
+            enabled,
+            preemption,
+            {u.tid: u.pending for u in self.threads if not u.done} if self.record_pending else {},
+        )
+        self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
+        self._resume(t)
+        return step
+
+    @property
+    def failure(self) -> tuple[str, str] | None:
+        return self._failure
+
+    def livelock_message(self) -> str:
+        return (
+            f"no progress after {self.max_steps} steps: a spin-wait or retry loop never ends "
+            f"(threads still running: {', '.join(t.name for t in self.threads if not t.done)})"
+        )
+
+    def deadlock(self) -> tuple[str, list[dict[str, str]]]:
+        """Describe why nothing can run (the wait-for cycle if there is one)."""
+        return self._describe_deadlock()
+
+    def end(self) -> None:
+        """Give control back: stop tracing, kill unfinished threads."""
+        try:
             self._uninstall_tracer()
             self._teardown()
+        finally:
             _local.execution = None
-        return RunResult(kind, message, self.steps, self.threads, self.clock, sleep_blocked, cycle)
 
     def _enabled(self) -> list[int]:
         clock = self.clock
