@@ -1,0 +1,532 @@
+"""Linearizability checking: Wing & Gong search with Lowe's memoization.
+
+``check(history, spec)`` answers whether the completed operations, plus any
+subset of the ``info`` (outcome unknown) ones, can be put in one total order
+that respects real time (A before B when A returned before B was invoked)
+and is a legal run of the sequential ``spec``.
+
+The search (Wing & Gong 1993, Lowe 2017, as in Porcupine): the history is a
+doubly linked list of call and return entries in time order.  Any call met
+before the first return entry may be linearized next.  Linearizing an op
+*lifts* its call and return out of the list and pushes it on a stack; a dead
+end pops it and *unlifts* it (dancing links: O(1) both ways).  A state is
+``(set of linearized ops as an int bitmask, model state)``; a state seen
+before has already failed and is skipped.
+
+What racekit adds, each sound for the reason given:
+
+1. **P-compositionality.**  Ops are grouped by ``spec.partition_key`` and
+   each group is checked on its own; the history is linearizable iff every
+   group is (Herlihy & Wing: linearizability is local).
+2. **Failed ops.**  With ``fail_is_result`` false (Jepsen: ``:fail`` = did
+   not happen) fail ops are dropped; with it true they are completed ops
+   whose recorded result must match.
+3. **Info ops are optional.**  A search state is complete once every
+   completed op is placed; info ops have a call entry but no return entry,
+   so they never block anything and precede nothing.
+4. **Read-only info ops are dropped** (``spec.is_read_only``): an optional op
+   that changes no state can be deleted from any linearization that uses it.
+5. **Unobservable info ops are dropped** (``spec.droppable_info``, e.g. a
+   crashed register write whose value nobody reads); the spec argues why the
+   rewrite keeps the linearization legal.  Applied to a fixpoint.
+6. **Lazy info ops.**  At each node completed ops are tried first, info ops
+   only after every completed candidate failed.  Child order does not change
+   what DFS finds; it finds witnesses with few info ops first, which makes
+   rule 7 prune more.
+7. **Subsumption memo.**  With info ops the memo maps ``(completed-op mask,
+   model state)`` to the info-op masks seen with it.  A state whose used
+   info ops are a superset of a seen one is skipped: it has fewer optional
+   ops left and the same constraints otherwise (info ops precede nothing, so
+   the set of enabled completed ops depends only on the completed-op mask),
+   hence every completion of it is a completion of the seen state, which
+   failed or is still being explored by an ancestor that will try it.
+8. **Interchangeable info ops.**  Info ops with equal ``(name, args)`` form a
+   group; only the earliest-invoked unused member of a group is tried.  Once
+   two members are both invoked they are indistinguishable (no return, no
+   result), and the earlier one is enabled whenever the later one is, so any
+   linearization using a later member can use the earlier one instead.
+   Thirty crashed writes of five values become five counters.
+
+For a violation the result carries the longest linearizable prefixes found
+(measured in completed ops: each is a legal order of a set closed under
+real-time precedence within its partition), the op that cannot follow the
+first of them, and a one-line explanation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Generator, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from racekit.history import History, Operation
+from racekit.spec import BLOCKED, Outcomes, Spec
+
+Verdict = Literal["linearizable", "violation", "unknown"]
+
+_SLICE = 4096  # yield to the scheduler (clock, other partitions) every so many states
+_FORCED = -2  # outcome index of a forced placement (rule 9)
+_MAX_PREFIXES = 4
+
+
+@dataclass
+class LinResult:
+    """What ``check`` found.
+
+    ``longest_prefixes``, ``stuck_op``, ``message`` and ``partition``
+    describe a violation (the partition key of the failing sub-history).
+    ``witness`` is one linearization per partition when linearizable.
+    ``dropped`` lists the info ops removed by rules 4-5.  ``states`` counts
+    search states entered.
+    """
+
+    verdict: Verdict
+    seconds: float
+    message: str = ""
+    longest_prefixes: list[list[int]] = field(default_factory=list)
+    stuck_op: int | None = None
+    partition: Hashable | None = None
+    witness: list[list[int]] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+    states: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "linearizable"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "seconds": round(self.seconds, 6),
+            "message": self.message,
+            "longest_prefixes": self.longest_prefixes,
+            "stuck_op": self.stuck_op,
+            "partition": None if self.partition is None else repr(self.partition),
+            "dropped": self.dropped,
+            "states": self.states,
+        }
+
+
+def check(
+    history: History | Sequence[Operation],
+    spec: Spec,
+    timeout: float | None = None,
+    *,
+    fail_is_result: bool | None = None,
+    prune: bool = True,
+) -> LinResult:
+    """Check ``history`` against ``spec``; give up with "unknown" after ``timeout`` s.
+
+    ``fail_is_result`` overrides ``spec.fail_is_result``; ``prune=False``
+    turns off rules 4-5 (for testing them).
+    """
+    started = time.perf_counter()
+    deadline = None if timeout is None else started + timeout
+    keep_fail = spec.fail_is_result if fail_is_result is None else fail_is_result
+    ops = [op for op in history if op.status != "fail" or keep_fail]
+
+    partitions: dict[Hashable, list[Operation]] = defaultdict(list)
+    for op in ops:
+        partitions[spec.partition_key(op.name, op.args)].append(op)
+
+    result = LinResult("linearizable", 0.0)
+    searches = [(key, _Search(part, spec, prune)) for key, part in partitions.items()]
+    for _, search in searches:
+        result.dropped.extend(search.dropped)
+    # Round robin over partitions, a slice each: a violation in one partition
+    # is found without first exhausting a hard but linearizable other one.
+    active = [(key, search, search.run()) for key, search in searches]
+    while active and result.verdict == "linearizable":
+        still = []
+        for key, search, run in active:
+            try:
+                next(run)
+            except StopIteration as stop:
+                if stop.value == "violation":
+                    result.verdict = "violation"
+                    result.partition = key
+                    result.longest_prefixes = search.prefix_ids()
+                    result.stuck_op, result.message = search.explain(key)
+                    break
+                result.witness.append(search.witness)
+            else:
+                still.append((key, search, run))
+        active = still
+        if active and deadline is not None and time.perf_counter() > deadline:
+            result.verdict = "unknown"
+            keys = ", ".join(repr(key) for key, _, _ in active[:3])
+            result.message = f"gave up after {timeout} s with {len(active)} partition(s) unsettled ({keys})"
+    if result.verdict != "linearizable":
+        result.witness = []
+    result.states = sum(search.states for _, search in searches)
+    result.dropped.sort()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+_OK_CALL, _INFO_CALL, _RETURN = 0, 1, 2
+
+
+class _Search:
+    """One partition's search.  Ops get local indices: completed ops first."""
+
+    def __init__(self, ops: Sequence[Operation], spec: Spec, prune: bool) -> None:
+        self.spec = spec
+        self.dropped: list[int] = []
+        if prune:
+            ops = self._prune(list(ops))
+        self.done = [op for op in ops if op.status != "info"]
+        self.info = sorted((op for op in ops if op.status == "info"), key=lambda o: (o.invoke, o.id))
+        self.ops: list[Operation] = self.done + self.info
+        self.states = 0
+        self.witness: list[int] = []
+        self.prefixes: list[list[int]] = []
+        self.best_state: Hashable = None
+
+    # -- rules 4 and 5 ----------------------------------------------------
+
+    def _prune(self, ops: list[Operation]) -> list[Operation]:
+        spec = self.spec
+        kept = [op for op in ops if op.status != "info" or not spec.is_read_only(op.name, op.args)]
+        self.dropped = [op.id for op in ops if op.status == "info" and spec.is_read_only(op.name, op.args)]
+        while True:
+            info_ids = {op.id for op in kept if op.status == "info"}
+            drop = spec.droppable_info(kept) & info_ids
+            if not drop:
+                return kept
+            self.dropped.extend(sorted(drop))
+            kept = [op for op in kept if op.id not in drop]
+
+    # -- the transition function, cached per (op, state) --------------------
+
+    def _transitions(self) -> Callable[[int, Hashable], tuple[Hashable, ...]]:
+        """``trans(i, state)``: the states op ``i`` can lead to, given its result.
+
+        Empty when the op is BLOCKED or its recorded result is impossible.
+        Info ops accept any result.  The common case (a deterministic step,
+        default equality) is kept short: this runs once per new (op, state).
+        """
+        spec, n_done = self.spec, len(self.done)
+        step, matches = spec.step, spec.result_matches
+        plain_match = type(spec).result_matches is Spec.result_matches
+        names = [op.name for op in self.ops]
+        argss = [op.args for op in self.ops]
+        results = [op.result for op in self.ops]
+        blocked = BLOCKED
+
+        def trans(i: int, state: Hashable) -> tuple[Hashable, ...]:
+            out = step(state, names[i], argss[i])
+            if type(out) is tuple:
+                if i >= n_done:
+                    return (out[0],)
+                if plain_match:
+                    return (out[0],) if out[1] == results[i] else ()
+                return (out[0],) if matches(names[i], argss[i], out[1], results[i]) else ()
+            if out is blocked:
+                return ()
+            pairs = out.pairs if isinstance(out, Outcomes) else tuple(out)
+            if i >= n_done:
+                return tuple(dict.fromkeys(ns for ns, _ in pairs))
+            return tuple(
+                dict.fromkeys(ns for ns, r in pairs if matches(names[i], argss[i], r, results[i]))
+            )
+
+        return trans
+
+    # -- the linked list of entries ---------------------------------------
+
+    def _entries(self) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
+        """Entries 1..E in time order; 0 is the head, E+1 the tail.
+
+        Returns ``nxt, prv, kind, op_index, mate`` (mate: call -> return).
+        At equal times calls sort before returns: ``precedes`` is strict.
+        """
+        n_done = len(self.done)
+        events: list[tuple[float, int, int, int]] = []
+        for i, op in enumerate(self.ops):
+            events.append((op.invoke, 0, i, _OK_CALL if i < n_done else _INFO_CALL))
+            if i < n_done:
+                ret = float("inf") if op.ret is None else op.ret
+                events.append((ret, 1, i, _RETURN))
+        events.sort()
+        size = len(events) + 2
+        kind = [_RETURN] * size  # head and tail read as "return": the scan stops there
+        op_index = [-1] * size
+        mate = [0] * size
+        call_of: dict[int, int] = {}
+        for entry, (_, _, i, k) in enumerate(events, start=1):
+            kind[entry] = k
+            op_index[entry] = i
+            if k == _OK_CALL:
+                call_of[i] = entry
+            elif k == _RETURN:
+                mate[call_of[i]] = entry
+        nxt = list(range(1, size + 1))
+        prv = list(range(-1, size - 1))
+        return nxt, prv, kind, op_index, mate
+
+    # -- the search ---------------------------------------------------------
+
+    def run(self) -> Generator[None, None, Verdict]:
+        """The search, as a generator: it yields every ``_SLICE`` states so
+        that ``check`` can interleave partitions and watch the clock; it
+        returns the verdict.
+
+        One flat loop for speed (locals only, ints as bitsets).  At a new node
+        a forward walk finds the window's end (the first return entry) and
+        makes forced placements (rule 9).  Then completed calls are tried
+        from the window's end backwards, latest invoked first (rule 10), then
+        info calls forwards (rule 6).  ``start`` is the next outcome to try of
+        a nondeterministic step.  Stack frames are ``(entry, state before,
+        outcome index)``; index ``_FORCED`` marks a forced placement, which
+        has no alternatives.  Entry 0 (the head) reads as a return entry, so
+        both scans stop there.
+        """
+        n_done, n_info = len(self.done), len(self.info)
+        if n_done == 0:
+            return "linearizable"
+        nxt, prv, kind, op_index, mate = self._entries()
+        trans = self._transitions()
+        caches: list[dict[Hashable, tuple[Hashable, ...]]] = [{} for _ in self.ops]
+        bits = [1 << i for i in range(n_done)] + [1 << (i - n_done) for i in range(n_done, n_done + n_info)]
+        group_pred = self._group_predecessors()
+        spec = self.spec
+        read_only = [op.status != "info" and spec.is_read_only(op.name, op.args) for op in self.ops]
+        seen_plain: set[tuple[int, Hashable]] = set()
+        seen_sub: dict[tuple[int, Hashable], list[int]] = {}
+        stack: list[tuple[int, Hashable, int]] = []
+        push, pop = stack.append, stack.pop
+
+        state = spec.init()
+        done_mask = info_mask = 0
+        placed = 0
+        best = best_len = -1
+        dirty = False  # a new longest prefix is on the stack, not yet copied
+        states = 0
+        next_yield = _SLICE
+        entry = 0
+        phase = _OK_CALL
+        start = 0
+        fresh = True  # at a new node: walk the window first
+        while True:
+            if fresh:
+                fresh = False
+                e = nxt[0]
+                while kind[e] != _RETURN:
+                    i = op_index[e]
+                    if not read_only[i]:
+                        e = nxt[e]
+                        continue
+                    # Rule 9: a matching read-only completed op goes first.
+                    cache = caches[i]
+                    nexts = cache.get(state)
+                    if nexts is None:
+                        nexts = cache[state] = trans(i, state)
+                    if not nexts:
+                        e = nxt[e]
+                        continue
+                    key = (done_mask | bits[i], state)
+                    if n_info:
+                        seen = seen_sub.get(key)
+                        if seen is None:
+                            seen_sub[key] = [info_mask]
+                        elif any(other | info_mask == info_mask for other in seen):
+                            e = 0  # its only child failed before: so does this node
+                            break
+                        else:
+                            seen.append(info_mask)
+                    elif key in seen_plain:
+                        e = 0
+                        break
+                    else:
+                        seen_plain.add(key)
+                    push((e, state, _FORCED))
+                    states += 1
+                    nxt[prv[e]] = nxt[e]
+                    prv[nxt[e]] = prv[e]
+                    ret = mate[e]
+                    nxt[prv[ret]] = nxt[ret]
+                    prv[nxt[ret]] = prv[ret]
+                    done_mask |= bits[i]
+                    placed += 1
+                    if placed > best:
+                        best = placed
+                        best_len = len(stack)
+                        self.best_state = state
+                        dirty = True
+                    if placed == n_done:
+                        self.states = states
+                        self.witness = [self.ops[op_index[f]].id for f, _, _ in stack]
+                        return "linearizable"
+                    e = nxt[0]
+                if e == 0:
+                    entry = 0
+                    phase = _INFO_CALL  # straight to backtracking
+                    continue
+                entry = prv[e]
+                phase = _OK_CALL
+                start = 0
+            k = kind[entry]
+            if k == _RETURN:
+                if phase == _OK_CALL and n_info:
+                    phase = _INFO_CALL
+                    entry = nxt[0]
+                    continue
+                if not stack:
+                    self.states = states
+                    return "violation"
+                if dirty:  # the stack still starts with the best path: record it now
+                    self.prefixes = [[op_index[e] for e, _, _ in stack[:best_len]]]
+                    dirty = False
+                entry, state, start = pop()
+                i = op_index[entry]
+                if kind[entry] == _OK_CALL:
+                    done_mask ^= bits[i]
+                    placed -= 1
+                    ret = mate[entry]
+                    prv[nxt[ret]] = ret
+                    nxt[prv[ret]] = ret
+                    phase = _OK_CALL
+                else:
+                    info_mask ^= bits[i]
+                    phase = _INFO_CALL
+                prv[nxt[entry]] = entry
+                nxt[prv[entry]] = entry
+                if start == _FORCED:
+                    entry = 0
+                    phase = _INFO_CALL
+                    continue
+                start += 1
+                continue
+            if k != phase:
+                entry = prv[entry] if phase == _OK_CALL else nxt[entry]
+                start = 0
+                continue
+            i = op_index[entry]
+            if k == _INFO_CALL:
+                pred = group_pred[i]
+                if pred and not info_mask & pred:
+                    entry = nxt[entry]
+                    start = 0
+                    continue
+            cache = caches[i]
+            nexts = cache.get(state)
+            if nexts is None:
+                nexts = cache[state] = trans(i, state)
+            j = start
+            start = 0
+            n_next = len(nexts)
+            while j < n_next:
+                new_state = nexts[j]
+                if not n_info:
+                    key = (done_mask | bits[i], new_state)
+                    if key not in seen_plain:
+                        seen_plain.add(key)
+                        break
+                else:
+                    if k == _OK_CALL:
+                        key = (done_mask | bits[i], new_state)
+                        used = info_mask
+                    else:
+                        key = (done_mask, new_state)
+                        used = info_mask | bits[i]
+                    seen = seen_sub.get(key)
+                    if seen is None:
+                        seen_sub[key] = [used]
+                        break
+                    for other in seen:
+                        if other | used == used:
+                            break
+                    else:
+                        seen.append(used)
+                        break
+                j += 1
+            else:
+                entry = prv[entry] if k == _OK_CALL else nxt[entry]
+                continue
+            # place op i: push, lift, go to the new node
+            push((entry, state, j))
+            state = nexts[j]
+            states += 1
+            nxt[prv[entry]] = nxt[entry]
+            prv[nxt[entry]] = prv[entry]
+            if k == _OK_CALL:
+                done_mask |= bits[i]
+                placed += 1
+                ret = mate[entry]
+                nxt[prv[ret]] = nxt[ret]
+                prv[nxt[ret]] = prv[ret]
+                if placed >= best:
+                    if placed > best:
+                        best = placed
+                        best_len = len(stack)
+                        self.best_state = state
+                        dirty = True
+                    elif not dirty and len(self.prefixes) < _MAX_PREFIXES:
+                        self.prefixes.append([op_index[e] for e, _, _ in stack])
+                    if placed == n_done:
+                        self.states = states
+                        self.witness = [self.ops[op_index[e]].id for e, _, _ in stack]
+                        return "linearizable"
+            else:
+                info_mask |= bits[i]
+            fresh = True
+            if states >= next_yield:
+                next_yield = states + _SLICE
+                self.states = states
+                yield
+
+    def _group_predecessors(self) -> list[int]:
+        """For info op i: the bit of the previous info op with equal (name, args), or 0."""
+        n_done = len(self.done)
+        pred = [0] * len(self.ops)
+        last: dict[tuple[str, tuple[Any, ...]], int] = {}
+        for i in range(n_done, len(self.ops)):
+            op = self.ops[i]
+            try:
+                key = (op.name, op.args)
+                hash(key)
+            except TypeError:
+                continue
+            if key in last:
+                pred[i] = 1 << (last[key] - n_done)
+            last[key] = i
+        return pred
+
+    # -- explanations ---------------------------------------------------------
+
+    def prefix_ids(self) -> list[list[int]]:
+        """Longest prefixes as op ids; ``[[]]`` when not even one op fits."""
+        return [[self.ops[i].id for i in prefix] for prefix in self.prefixes] or [[]]
+
+    def explain(self, key: Hashable) -> tuple[int, str]:
+        """The stuck op after the first longest prefix, and a one-line message.
+
+        The stuck op is the unplaced completed op that returned first: every
+        op that precedes it is placed, so it was a candidate after the prefix
+        and it failed there (placing it would have made a longer prefix).
+        """
+        spec = self.spec
+        prefix = self.prefixes[0] if self.prefixes else []
+        state = self.best_state if self.prefixes else spec.init()
+        placed = set(prefix)
+        pending = [i for i in range(len(self.done)) if i not in placed]
+        stuck = min(pending, key=lambda i: (_ret_key(self.done[i]), self.done[i].id))
+        op = self.done[stuck]
+        labels = [self.ops[i].label for i in prefix]
+        shown = ", ".join(labels) if len(labels) <= 8 else f"... {len(labels) - 6} earlier, " + ", ".join(labels[-6:])
+        where = f"after the longest linearizable prefix [{shown}]"
+        now = f"the {spec.name} is {spec.describe_state(state)}"
+        if spec.step(state, op.name, op.args) is BLOCKED:
+            what = f"{op.call_repr()} cannot take effect: {where} {now}"
+        else:
+            what = f"{op.call_repr()} returned {op.result!r} but {where} {now}"
+        if key is not None:
+            what += f" (partition {key!r})"
+        return op.id, what
+
+
+def _ret_key(op: Operation) -> float:
+    return float("inf") if op.ret is None else op.ret
