@@ -1,0 +1,67 @@
+"""Greedy minimization of a failing choice list, after Hypothesis has shrunk it.
+
+Hypothesis shrinks its own draw buffer, which is not quite our choice list
+(fault gates, draws past the end).  This pass works on the recorded choices
+directly and keeps a change only if the same property still fails:
+zero a choice (one fault or reorder fewer), delete a block of choices,
+lower a value.  Size is ``(non-zero choices, their sum, length)``, the
+measure the chooser encoding is designed for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Replayer = Callable[[list[int]], "list[int] | None"]
+"""Replays a candidate; returns the normalized consumed choices if it still fails."""
+
+
+def size(choices: list[int]) -> tuple[int, int, int]:
+    return (sum(1 for c in choices if c), sum(choices), len(choices))
+
+
+def normalize(choices: list[int]) -> list[int]:
+    """Trailing zeros are implied by replay (answers past the end are 0)."""
+    out = list(choices)
+    while out and out[-1] == 0:
+        out.pop()
+    return out
+
+
+def minimize(choices: list[int], replay: Replayer, budget: int = 300) -> tuple[list[int], int]:
+    """Greedy fixpoint; returns (smallest failing choices, replays used)."""
+    best = normalize(choices)
+    used = 0
+
+    def attempt(candidate: list[int]) -> bool:
+        nonlocal best, used
+        if used >= budget:
+            return False
+        used += 1
+        got = replay(normalize(candidate))
+        if got is not None and size(normalize(got)) < size(best):
+            best = normalize(got)
+            return True
+        return False
+
+    improved = True
+    while improved and used < budget:
+        improved = False
+        for i in range(len(best) - 1, -1, -1):  # zero, from the end
+            if i < len(best) and best[i] and attempt(best[:i] + [0] + best[i + 1 :]):
+                improved = True
+        block = max(1, len(best) // 2)
+        while block >= 1 and used < budget:  # delete blocks, halving
+            i = 0
+            while i < len(best) and used < budget:
+                if attempt(best[:i] + best[i + block :]):
+                    improved = True
+                else:
+                    i += block
+            block //= 2
+        for i in range(len(best)):  # lower values
+            for lower in sorted({best[i] // 2, best[i] - 1} - {best[i]}) if i < len(best) and best[i] > 1 else ():
+                if attempt(best[:i] + [lower] + best[i + 1 :]):
+                    improved = True
+                    break
+    return best, used

@@ -1,0 +1,129 @@
+"""Toy protocols for the simulator's own tests, and the tests that each explorer catches them.
+
+``AsyncReplica`` is a known-broken replicated register: it acknowledges a
+write before replicating it, so a read at another replica can miss an
+acknowledged write (stale read).  ``SyncReplica`` waits for every peer's
+ack first.  ``ToyMachine`` is a small SimMachine over them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from racekit.catalogue import PROFILES, System, Variant
+from racekit.sim import (
+    ClientOp,
+    ClientScript,
+    Draw,
+    FaultBudget,
+    Node,
+    Property,
+    Request,
+    SimMachine,
+    World,
+    WorldConfig,
+)
+
+NODES = ("a", "b")
+
+
+class AsyncReplica(Node):
+    """Broken: replies to a put at once and replicates in the background."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def on_message(self, src: str, msg: Any) -> None:
+        if isinstance(msg, Request):
+            if msg.name == "put":
+                self.value = msg.args[0]
+                for peer in self.ctx.peers:
+                    self.send(peer, ("replicate", msg.args[0]))
+                self.reply(src, msg, None)
+            else:
+                self.reply(src, msg, self.value)
+        elif msg[0] == "replicate":
+            self.value = max(self.value, msg[1])
+
+
+class SyncReplica(Node):
+    """Fixed: replies to a put only after every peer acknowledged it."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.waiting: dict[int, tuple[str, Request, set[str]]] = {}
+
+    def on_message(self, src: str, msg: Any) -> None:
+        if isinstance(msg, Request):
+            if msg.name == "put":
+                self.value = max(self.value, msg.args[0])
+                self.waiting[msg.req] = (src, msg, set(self.ctx.peers))
+                for peer in self.ctx.peers:
+                    self.send(peer, ("replicate", msg.req, msg.args[0]))
+            else:
+                self.reply(src, msg, self.value)
+        elif msg[0] == "replicate":
+            self.value = max(self.value, msg[2])
+            self.send(src, ("ack", msg[1]))
+        elif msg[0] == "ack" and msg[1] in self.waiting:
+            client, request, pending = self.waiting[msg[1]]
+            pending.discard(src)
+            if not pending:
+                del self.waiting[msg[1]]
+                self.reply(client, request, None)
+
+
+def no_stale_read(world: World) -> str | None:
+    """Values written only grow, so a read must see at least the last write acked before it."""
+    ops = world.recorder.history().operations
+    for read in ops:
+        if read.name != "get" or read.status != "ok":
+            continue
+        acked = [w.args[0] for w in ops if w.name == "put" and w.status == "ok" and w.ret is not None and w.ret < read.invoke]
+        if acked and read.result < max(acked):
+            return f"get #{read.id} returned {read.result} after put({max(acked)}) was acknowledged"
+    return None
+
+
+SYSTEM = System(
+    name="toy_register",
+    summary="a two-replica register (simulator self-test)",
+    kind="sim",
+    variants=[
+        Variant("async", lambda: AsyncReplica, expect="violation", property="no_stale_read", bug="acks before replicating"),
+        Variant("sync", lambda: SyncReplica, expect="correct"),
+    ],
+)
+
+
+class ToyMachine(SimMachine):
+    system: ClassVar[System] = SYSTEM
+
+    @classmethod
+    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+        ops = []
+        for i in range(draw.integer(1, 4)):
+            node = draw.pick(NODES)
+            ops.append(ClientOp(node, "put", (i + 1,)) if draw.boolean() else ClientOp(node, "get"))
+        config = WorldConfig(nodes=NODES, horizon=500, faults=FaultBudget(drop=1))
+        return {"world": config.to_json(), "clients": [ClientScript("c1", tuple(ops), timeout=100).to_json()]}
+
+    @classmethod
+    def exhaustive_scenario(cls, variant: Variant) -> dict[str, Any]:
+        ops = (ClientOp("a", "put", (1,)), ClientOp("b", "get"))
+        config = WorldConfig(nodes=NODES, horizon=500)
+        return {"world": config.to_json(), "clients": [ClientScript("c1", ops, timeout=100).to_json()]}
+
+    @classmethod
+    def build_world(cls, variant: Variant, scenario: dict[str, Any]) -> World:
+        node_cls = variant.factory()
+        config = WorldConfig.from_json(scenario["world"])
+        clients = [ClientScript.from_json(c) for c in scenario["clients"]]
+        return World(config, lambda nid: node_cls(), clients)
+
+    @classmethod
+    def properties(cls, variant: Variant) -> list[Property]:
+        return [Property("no_stale_read", no_stale_read)]
+
+
+CI = PROFILES["ci"]
