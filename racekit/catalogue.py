@@ -133,7 +133,7 @@ class ProfileSettings:
 
 
 PROFILES: dict[str, ProfileSettings] = {
-    "ci": ProfileSettings("ci", max_examples=200, budget=2_000, stateful_step_count=40),
+    "ci": ProfileSettings("ci", max_examples=100, budget=2_000, stateful_step_count=30),
     "deep": ProfileSettings("deep", max_examples=3_000, budget=100_000, stateful_step_count=80),
 }
 

@@ -41,6 +41,7 @@ __all__ = [
     "Thread",
     "monotonic",
     "sleep",
+    "thread_id",
     "yield_point",
 ]
 
@@ -648,6 +649,14 @@ def monotonic() -> float:
     if ex is None:
         return _time.monotonic()
     return ex.clock / _NS
+
+
+def thread_id() -> int:
+    """The logical thread's id under control, else ``threading.get_ident()``."""
+    ex = current_execution()
+    if ex is None or ex.current is None:
+        return _threading.get_ident()
+    return ex.current.tid
 
 
 def yield_point() -> None:

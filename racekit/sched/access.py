@@ -41,12 +41,19 @@ class Access(NamedTuple):
 OPAQUE_KEY: tuple[Hashable, ...] = ("*",)
 OPAQUE = Access(OPAQUE_KEY, True, "call")
 
+# Operation boundaries recorded in a history: invocations read, returns write.
+HISTORY_KEY: tuple[Hashable, ...] = ("history",)
+
 
 def dependent(a: Access | None, b: Access | None) -> bool:
     """True when the order of two steps with these accesses can matter."""
     if a is None or b is None:
         return False
     ka, kb = a.key, b.key
+    if ka == HISTORY_KEY and kb == HISTORY_KEY:
+        # Only "A returned before B was invoked" changes the history's
+        # real-time order; two invocations or two returns commute.
+        return a.write != b.write
     if ka == OPAQUE_KEY or kb == OPAQUE_KEY:
         # A C call cannot touch racekit primitive state; anything else it may.
         other = kb if ka == OPAQUE_KEY else ka

@@ -36,6 +36,10 @@ class Program:
     patch_modules: tuple[types.ModuleType, ...] = ()
     max_steps: int = 20_000
     thread_names: Sequence[str] | None = None
+    # judge(state, result) -> (kind, message): replaces the default verdict
+    # (the run's own kind, then ``check``) when a harness needs more, e.g. to
+    # accept operations that are allowed to block forever.
+    judge: Callable[[Any, RunResult], tuple[str | None, str]] | None = None
 
 
 @dataclass
@@ -82,7 +86,10 @@ def run_program(
             ex.spawn(fn, names[i] if names and i < len(names) else None)
         result = ex.run()
         kind, message = result.kind, result.message
-        if kind is None and not result.sleep_blocked and program.check is not None:
+        if program.judge is not None:
+            if not result.sleep_blocked:
+                kind, message = program.judge(state, result)
+        elif kind is None and not result.sleep_blocked and program.check is not None:
             try:
                 program.check(state, result)
             except AssertionError as exc:

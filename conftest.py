@@ -1,0 +1,1 @@
+"""Root conftest: makes systems/, specs/ and stateful_tests/ importable by name."""

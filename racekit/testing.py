@@ -1,0 +1,37 @@
+"""pytest glue for catalogue systems: one test per variant, against its expectation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from racekit.catalogue import Engine, catalogue_root
+from racekit.checking import check_variant
+
+
+def variant_tests(machine: type[Engine]) -> Callable[..., None]:
+    """A parametrized test: each variant of ``machine.system`` meets its expectation.
+
+    Broken variants pass only when the declared violation is found and its
+    counterexample reproduces (and is saved with ``--racekit-save``); fixed
+    variants pass only when clean and every saved counterexample of their
+    broken siblings replays clean on them.
+    """
+    system = machine.system
+    names = [v.name for v in system.variants]
+
+    @pytest.mark.parametrize("variant_name", names)
+    def test_variant(variant_name: str, racekit_profile: Any, racekit_save: bool, record_property: Any) -> None:
+        variant = system.variant(variant_name)
+        report = check_variant(machine, system, variant, racekit_profile, catalogue_root(), save=racekit_save)
+        record_property("racekit", report.to_json())
+        if not report.met:
+            lines = [f"{system.name}/{variant.name} (expect {variant.expect}): " + "; ".join(report.problems)]
+            if report.counterexample:
+                lines.append(f"replay: racekit replay {report.counterexample}")
+            pytest.fail("\n".join(lines), pytrace=False)
+
+    test_variant.__name__ = f"test_{system.name}_variant"
+    return test_variant
