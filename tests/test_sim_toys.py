@@ -79,7 +79,11 @@ def no_stale_read(world: World) -> str | None:
     for read in ops:
         if read.name != "get" or read.status != "ok":
             continue
-        acked = [w.args[0] for w in ops if w.name == "put" and w.status == "ok" and w.ret is not None and w.ret < read.invoke]
+        acked = [
+            w.args[0]
+            for w in ops
+            if w.name == "put" and w.status == "ok" and w.ret is not None and w.ret < read.invoke
+        ]
         if acked and read.result < max(acked):
             return f"get #{read.id} returned {read.result} after put({max(acked)}) was acknowledged"
     return None
@@ -90,7 +94,13 @@ SYSTEM = System(
     summary="a two-replica register (simulator self-test)",
     kind="sim",
     variants=[
-        Variant("async", lambda: AsyncReplica, expect="violation", property="no_stale_read", bug="acks before replicating"),
+        Variant(
+            "async",
+            lambda: AsyncReplica,
+            expect="violation",
+            property="no_stale_read",
+            bug="acks before replicating",
+        ),
         Variant("sync", lambda: SyncReplica, expect="correct"),
     ],
 )
@@ -101,18 +111,25 @@ class ToyMachine(SimMachine):
 
     @classmethod
     def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
-        ops = []
-        for i in range(draw.integer(1, 4)):
+        # a put at one replica then a get at the other, plus random extras
+        ops = [ClientOp("a", "put", (1,)), ClientOp("b", "get")]
+        for i in range(1, draw.integer(1, 3)):
             node = draw.pick(NODES)
             ops.append(ClientOp(node, "put", (i + 1,)) if draw.boolean() else ClientOp(node, "get"))
         config = WorldConfig(nodes=NODES, horizon=500, faults=FaultBudget(drop=1))
-        return {"world": config.to_json(), "clients": [ClientScript("c1", tuple(ops), timeout=100).to_json()]}
+        return {
+            "world": config.to_json(),
+            "clients": [ClientScript("c1", tuple(ops), timeout=100).to_json()],
+        }
 
     @classmethod
     def exhaustive_scenario(cls, variant: Variant) -> dict[str, Any]:
         ops = (ClientOp("a", "put", (1,)), ClientOp("b", "get"))
         config = WorldConfig(nodes=NODES, horizon=500)
-        return {"world": config.to_json(), "clients": [ClientScript("c1", ops, timeout=100).to_json()]}
+        return {
+            "world": config.to_json(),
+            "clients": [ClientScript("c1", ops, timeout=100).to_json()],
+        }
 
     @classmethod
     def build_world(cls, variant: Variant, scenario: dict[str, Any]) -> World:
@@ -127,3 +144,76 @@ class ToyMachine(SimMachine):
 
 
 CI = PROFILES["ci"]
+
+
+# ---------------------------------------------------------------------------
+# Each explorer catches the broken toy; none flags the fixed one.
+
+import pytest  # noqa: E402
+from hypothesis import Phase, settings  # noqa: E402
+from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
+
+from racekit.sim.stateful import rule_based  # noqa: E402
+
+ASYNC, SYNC = SYSTEM.variant("async"), SYSTEM.variant("sync")
+
+
+@pytest.mark.parametrize("explorer", ["random", "hypothesis", "exhaustive"])
+def test_each_explorer_catches_async_replica(explorer: str) -> None:
+    report = ToyMachine.explore(ASYNC, explorer, 300)
+    assert report.found is not None, f"{explorer} missed the stale read in {report.runs} runs"
+    assert report.found.result.violation is not None
+    assert report.found.result.violation.property == "no_stale_read"
+
+
+@pytest.mark.parametrize("explorer", ["random", "hypothesis"])
+def test_explorers_find_nothing_on_sync_replica(explorer: str) -> None:
+    assert ToyMachine.explore(SYNC, explorer, 100).found is None
+
+
+def test_exhaustive_covers_sync_replica_completely() -> None:
+    report = ToyMachine.explore(SYNC, "exhaustive", 5000)
+    assert report.found is None and report.complete
+
+
+def test_search_minimizes_and_replay_reproduces_the_outcome() -> None:
+    outcome = ToyMachine.search(ASYNC, CI)
+    assert outcome.failed and outcome.property == "no_stale_read" and outcome.engine == "sim"
+    assert outcome.stats["choices_after"] <= outcome.stats["choices_before"]
+    assert outcome.choices == [] or outcome.choices[-1] != 0
+    again = ToyMachine.replay(ASYNC, outcome.scenario, outcome.choices)
+    assert (again.failed, again.property, again.message) == (
+        True,
+        outcome.property,
+        outcome.message,
+    )
+    assert again.trace == outcome.trace and again.history == outcome.history
+    # every trace entry has the documented fields
+    assert all({"step", "t", "node", "what", "detail"} <= set(e) for e in outcome.trace)
+
+
+def test_async_counterexample_replays_clean_on_sync() -> None:
+    outcome = ToyMachine.search(ASYNC, CI)
+    assert not ToyMachine.replay(SYNC, outcome.scenario, outcome.choices).failed
+
+
+def test_rule_based_wrapper_catches_async_replica() -> None:
+    rules = rule_based(ToyMachine, ASYNC, ToyMachine.exhaustive_scenario(ASYNC))
+    with pytest.raises(AssertionError, match="no_stale_read"):
+        run_state_machine_as_test(
+            rules,
+            settings=settings(
+                max_examples=300,
+                database=None,
+                derandomize=True,
+                deadline=None,
+                phases=[Phase.generate],
+            ),
+        )
+
+
+def test_rule_based_wrapper_passes_sync_replica() -> None:
+    rules = rule_based(ToyMachine, SYNC, ToyMachine.exhaustive_scenario(SYNC))
+    run_state_machine_as_test(
+        rules, settings=settings(max_examples=50, database=None, derandomize=True, deadline=None)
+    )

@@ -50,14 +50,15 @@ class WorldConfig:
     kind "jitter" per send when it has more than one entry).  ``window``
     bounds reordering: only events due within ``window`` ms of the earliest
     pending one may be picked, so every event happens at most ``window`` ms
-    late (``None`` = fully asynchronous).  ``max_options`` caps how many
+    late (default 10 ms; ``None`` = fully asynchronous, where a pending
+    timeout is as likely next as a message due now).  ``max_options`` caps how many
     pending events are offered per step.
     """
 
     nodes: tuple[str, ...]
     latency: int = 1
     jitter: tuple[int, ...] = (0,)
-    window: int | None = None
+    window: int | None = 10
     max_options: int = 4
     horizon: int = 10_000
     max_steps: int = 5_000
