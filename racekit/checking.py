@@ -91,7 +91,7 @@ def check_variant(
     report.outcome = "violation" if outcome.failed else "clean"
     report.property = outcome.property
     report.message = outcome.message
-    report.schedules = int(outcome.stats.get("examples", outcome.stats.get("schedules", outcome.stats.get("runs", 0))))
+    report.schedules = sum(int(outcome.stats.get(k, 0)) for k in ("examples", "schedules", "runs"))
     cx_root = root / "counterexamples"
     if variant.expect == "violation":
         if not outcome.failed:
