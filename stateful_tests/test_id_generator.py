@@ -1,0 +1,124 @@
+"""Simulated id generator: 3 nodes, clients hitting any node, clock skew, steps back, crashes.
+
+Run: ``pytest stateful_tests/test_id_generator.py``.  Each broken variant must
+be caught violating its property; each fixed one must pass the same search
+and replay every broken sibling's counterexample clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, ClassVar
+
+from racekit.catalogue import PROFILES, Outcome, System, Variant
+from racekit.sim import (
+    ClientOp,
+    ClientScript,
+    Draw,
+    FaultBudget,
+    Node,
+    Property,
+    SimMachine,
+    World,
+    WorldConfig,
+    make_scenario_json,
+)
+from specs.id_generator import first_duplicate, first_regression
+from systems import id_generator
+from systems.id_generator import IdNode
+
+NODES = ("n1", "n2", "n3")
+
+
+def issued(world: World) -> list[tuple[str, int]]:
+    return [(n.node, int(n.data["id"])) for n in world.notes_of("issued")]
+
+
+class Machine(SimMachine):
+    system: ClassVar[System] = id_generator.SYSTEM
+    explorers: ClassVar[tuple[str, ...]] = ("hypothesis", "random", "exhaustive")
+
+    @classmethod
+    def exhaustive_scenario(cls, variant: Variant) -> dict[str, Any]:
+        """One client, two ids from n1, one possible backward step of n1's clock."""
+        ops = (ClientOp("n1", "next_id"), ClientOp("n1", "next_id", at=5))
+        config = WorldConfig(
+            nodes=NODES, horizon=50, faults=FaultBudget(skew=1), skewable=("n1",), skew_jumps=(-30,), offsets=(("n1", 10_000),)
+        )
+        return make_scenario_json(config, [ClientScript("c0", ops, timeout=20)])
+
+    @classmethod
+    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+        clients = []
+        for c in range(draw.integer(2, 3)):
+            ops = [ClientOp(draw.pick(NODES), "next_id", at=draw.integer(0, 40)) for _ in range(draw.integer(2, 6))]
+            clients.append(ClientScript(f"c{c}", tuple(sorted(ops, key=lambda o: o.at)), timeout=50, think=draw.integer(0, 10)))
+        # wall clocks start near 10 s past the epoch, up to 20 ms apart
+        offsets = tuple((n, 10_000 + draw.integer(-20, 20)) for n in NODES)
+        config = WorldConfig(
+            nodes=NODES,
+            horizon=300,
+            faults=FaultBudget(skew=2, crash=1, drop=1),
+            skew_jumps=(-30, -3, 15),
+            drifts_ppm=(-200_000, 200_000),
+            crash_downtime=(5, 30),
+            offsets=offsets,
+        )
+        return make_scenario_json(config, clients)
+
+    @classmethod
+    def node_factory(cls, variant: Variant, scenario: dict[str, Any]) -> Callable[[str], Node]:
+        generator = variant.factory()
+        return lambda nid: IdNode(generator, NODES.index(nid) + 1)
+
+    @classmethod
+    def properties(cls, variant: Variant) -> list[Property]:
+        return [
+            Property("unique", lambda w: first_duplicate(issued(w)), when="end"),
+            Property("monotonic", lambda w: first_regression(issued(w)), when="end"),
+        ]
+
+
+CI = PROFILES["ci"]
+SYSTEM = id_generator.SYSTEM
+
+
+@cache
+def found(variant_name: str) -> Outcome:
+    return Machine.search(SYSTEM.variant(variant_name), CI)
+
+
+def test_timestamp_only_issues_duplicate_ids() -> None:
+    outcome = found("timestamp_only")
+    assert outcome.failed and outcome.property == "unique", outcome.message
+
+
+def test_snowflake_unguarded_goes_backwards_after_clock_step() -> None:
+    outcome = found("snowflake_unguarded")
+    assert outcome.failed and outcome.property == "monotonic", outcome.message
+    assert any(e["what"] == "skew" for e in outcome.trace)
+
+
+def _fixed_is_clean(name: str) -> None:
+    variant = SYSTEM.variant(name)
+    outcome = Machine.search(variant, CI)
+    assert not outcome.failed, f"{outcome.property}: {outcome.message}"
+    for broken in SYSTEM.broken:
+        bad = found(broken.name)
+        replay = Machine.replay(variant, bad.scenario, bad.choices)
+        assert not replay.failed, f"{broken.name} counterexample fails on {name}: {replay.message}"
+
+
+def test_snowflake_is_clean_and_replays_broken_counterexamples() -> None:
+    _fixed_is_clean("snowflake")
+
+
+def test_hlc_is_clean_and_replays_broken_counterexamples() -> None:
+    _fixed_is_clean("hlc")
+
+
+def test_replay_reproduces_the_counterexample() -> None:
+    outcome = found("snowflake_unguarded")
+    again = Machine.replay(SYSTEM.variant("snowflake_unguarded"), outcome.scenario, outcome.choices)
+    assert (again.failed, again.message, again.trace) == (True, outcome.message, outcome.trace)
