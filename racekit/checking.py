@@ -126,6 +126,9 @@ def check_variant(
     else:
         if outcome.failed:
             report.problems.append(f"expected no violation, found {outcome.property}: {outcome.message}")
+        elif report.schedules == 0:
+            # vacuity guard: a harness that explored nothing proves nothing
+            report.problems.append("the search explored no schedule at all")
         for path in store.saved(cx_root, system.name):
             doc = store.load(path)
             if doc["variant"] == variant.name:

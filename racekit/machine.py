@@ -327,7 +327,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
         explanation = lin.to_json() if lin is not None and lin.verdict == "violation" else None
         trace = run.trace()
         for row in trace:
-            if row["where"] in ("invoke", "return"):
+            if row["where"] in ("invoke", "return", "final"):
                 row["where"] = ""
         _annotate(trace, state)
         return Outcome(

@@ -143,8 +143,11 @@ class ThreadHarness:
         def run() -> None:
             ex = current_execution()
             assert ex is not None
+            calls = ", ".join(call_text(c) for c in self.final_calls)
             ex.switch_point(
-                None, ready=lambda: not state.inflight and state.done_ops == sum(len(o) for o in state.ops), where="final"
+                Access(HISTORY_KEY, False, f"final observation: {calls}"),
+                ready=lambda: not state.inflight and state.done_ops == sum(len(o) for o in state.ops),
+                where="",
             )
             for name, args in self.final_calls:
                 op_id = state.recorder.invoke("final", name, args)
