@@ -149,8 +149,9 @@ def check(systems: tuple[str, ...], profile_name: str, as_json: bool, save: bool
                                "met": False, "message": f"{type(exc).__name__}: {exc}", "counterexample": None,
                                "schedules": 0, "length": None, "seconds": 0.0, "problems": [str(exc)]}
                     results.append(res)
-                    mark = "ok" if res["met"] else "MISSED"
-                    progress.console.log(f"{mark:6} {s}/{v}: {res['outcome']} ({res['seconds']:.1f}s)")
+                    if not as_json:
+                        mark = "ok" if res["met"] else "MISSED"
+                        progress.console.log(f"{mark:6} {s}/{v}: {res['outcome']} ({res['seconds']:.1f}s)")
                     progress.advance(task)
     order = {(s, v): i for i, (s, v, _) in enumerate(plan)}
     results.sort(key=lambda r: order.get((r["system"], r["variant"]), 0))

@@ -29,7 +29,7 @@ def run(monkeypatch: pytest.MonkeyPatch):
 def test_list_json(run) -> None:
     res = run("list", "--json")
     assert res.exit_code == 0
-    rows = json.loads(res.output)
+    rows = json.loads(res.stdout)
     assert {"system": "counter", "variant": "naive"}.items() <= rows[0].items()
 
 
@@ -48,8 +48,8 @@ def test_wrong_option_is_rejected(run) -> None:
 
 def test_check_counter_json(run) -> None:
     res = run("check", "counter", "--json", "--no-save", "-j", "1")
-    assert res.exit_code == 0, res.output
-    rows = json.loads(res.output[res.output.index("["):])
+    assert res.exit_code == 0, res.stdout
+    rows = json.loads(res.stdout)
     by = {r["variant"]: r for r in rows}
     assert by["naive"]["outcome"] == "violation" and by["naive"]["met"]
     assert by["naive"]["counterexample"] == "counterexamples/counter/naive--linearizability.json"
@@ -62,10 +62,10 @@ def test_check_counter_json(run) -> None:
 def test_explore_json(run) -> None:
     res = run("explore", "counter", "--variant", "naive", "--strategy", "dfs", "--json")
     assert res.exit_code == 0
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["violation"] is True and data["schedules"] <= 4
     assert isinstance(data["choices"], list) and isinstance(data["trace"], list)
-    clean = json.loads(run("explore", "counter", "--variant", "locked", "--strategy", "dfs", "--json").output)
+    clean = json.loads(run("explore", "counter", "--variant", "locked", "--strategy", "dfs", "--json").stdout)
     assert clean["violation"] is False and clean["exhausted"] is True
 
 
@@ -74,7 +74,7 @@ def test_replay_saved_file(run) -> None:
         pytest.skip("counterexample not saved yet")
     assert run("replay", str(SAVED)).exit_code == 0
     res = run("replay", str(SAVED), "--variant", "locked", "--json")
-    assert res.exit_code == 0 and json.loads(res.output)["outcome"] == "clean"
+    assert res.exit_code == 0 and json.loads(res.stdout)["outcome"] == "clean"
 
 
 def test_replay_bad_files(run, tmp_path: Path) -> None:
