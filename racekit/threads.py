@@ -93,8 +93,7 @@ class ThreadHarness:
         self.invariants = invariants or {}
         self.may_block = may_block or (lambda obj, name, args: False)
         if trace_files is None:
-            src = inspect.getsourcefile(factory)
-            trace_files = frozenset({src}) if src else frozenset()
+            trace_files = code_files(factory)
         self.trace_files = trace_files
         self.max_steps = max_steps
         self.check_timeout = check_timeout
@@ -218,6 +217,36 @@ class ThreadHarness:
                 except AssertionError as exc:
                     return f"invariant:{name}", f"{name}: {exc}" if str(exc) else name
         return None, ""
+
+
+def code_files(factory: Callable[..., Any]) -> frozenset[str]:
+    """The source files of a factory's code (a class: every method up its MRO).
+
+    These are the files opcode tracing covers by default: the system's own
+    code, not the standard library or racekit.
+    """
+    import os
+
+    racekit_dir = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    files: set[str] = set()
+    klasses = factory.__mro__ if isinstance(factory, type) else (factory,)
+    for klass in klasses:
+        if getattr(klass, "__module__", "") == "builtins":
+            continue
+        members = vars(klass).values() if isinstance(klass, type) else (klass,)
+        for member in members:
+            fn = getattr(member, "__func__", member)
+            code = getattr(fn, "__code__", None)
+            if code is not None and not code.co_filename.startswith(racekit_dir):
+                files.add(code.co_filename)
+    if not files:
+        try:
+            src = inspect.getsourcefile(factory)
+        except TypeError:
+            src = None
+        if src:
+            files.add(src)
+    return frozenset(files)
 
 
 def _jsonable(value: Any) -> Any:
