@@ -1,0 +1,310 @@
+"""Build the static gallery: an index of every system and one page per counterexample.
+
+The site is plain files: no server, no CDN, no JavaScript, CSS inline, so it
+works offline from ``file://``.  Every value read from a counterexample file
+is untrusted text: it reaches HTML (and the inline SVG) only through
+jinja2's autoescaping, and each page forbids scripts with a
+Content-Security-Policy as a second fence.  A file that does not load is
+listed on the index as ``unreadable: <reason>`` and the build goes on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from racekit import store
+from racekit.errors import RacekitError
+from racekit.gallery.svg import layout
+from racekit.show import Timeline, clean, timeline
+
+__all__ = ["Site", "build", "environment"]
+
+
+def _template_source(name: str) -> str | None:
+    node = resources.files("racekit.gallery").joinpath("templates")
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            return None
+        node = node.joinpath(part)
+    return node.read_text(encoding="utf-8") if node.is_file() else None
+
+
+def environment() -> jinja2.Environment:
+    """The template environment: package-data templates, autoescape on everywhere."""
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_template_source),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["num"] = _num
+    return env
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+# --------------------------------------------------------------------------
+# What the index shows
+
+
+@dataclass
+class Entry:
+    """One counterexample file: loaded, or the one-line reason it could not be."""
+
+    path: Path
+    system: str  # directory (or the file's own system field for extra files)
+    doc: dict[str, Any] | None = None
+    error: str = ""
+    href: str = ""  # page, relative to the index
+    tl: Timeline | None = None
+
+    @property
+    def variant(self) -> str:
+        return self.doc["variant"] if self.doc else ""
+
+
+@dataclass
+class Found:
+    text: str
+    href: str = ""
+    cls: str = ""  # "ok" (as expected) | "bad" (not as expected) | "unknown"
+
+
+@dataclass
+class VariantRow:
+    name: str
+    expect: str  # "violation of <property>" | "correct"
+    bug: str
+    found: list[Found] = field(default_factory=list)
+
+
+@dataclass
+class SystemRow:
+    name: str
+    summary: str = ""
+    kind: str = ""
+    note: str = ""  # href to docs/systems/<id>.md, "" if there is none
+    error: str = ""  # the system module did not load
+    variants: list[VariantRow] = field(default_factory=list)
+    unreadable: list[Entry] = field(default_factory=list)
+    others: list[Entry] = field(default_factory=list)  # counterexamples of undeclared variants
+
+
+@dataclass
+class Site:
+    """What :func:`build` wrote."""
+
+    index: Path
+    pages: list[Path]
+    unreadable: list[Entry]
+    systems: list[SystemRow]
+
+
+def _one_line(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return clean(first, 300)
+
+
+def _load(path: Path, system: str) -> Entry:
+    try:
+        doc = store.load(path)
+    except RacekitError as exc:
+        return Entry(path, system, error=_one_line(str(exc)))
+    except (RecursionError, MemoryError, ValueError) as exc:
+        return Entry(path, system, error=_one_line(f"{path}: cannot load ({type(exc).__name__})"))
+    return Entry(path, system, doc=doc)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "x"
+
+
+def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -> tuple[SystemRow, Any]:
+    from racekit.catalogue import load_system
+
+    row = SystemRow(name=name)
+    note = root / "docs" / "systems" / f"{name}.md"
+    if note.is_file():
+        # Copied into the site as text, so the gallery stays whole when moved.
+        try:
+            text = note.read_text(encoding="utf-8", errors="replace")[:200_000]
+        except OSError:
+            text = None
+        if text is not None:
+            page = out_dir / "notes" / f"{_slug(name)}.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(
+                env.get_template("note.html").render(
+                    name=name, text=text, up="../", title=f"{name}: note"
+                ),
+                encoding="utf-8",
+            )
+            row.note = f"notes/{_slug(name)}.html"
+    try:
+        system = load_system(name, root)
+    except Exception as exc:  # a broken catalogue module must not break the gallery
+        row.error = _one_line(f"{type(exc).__name__}: {exc}")
+        return row, None
+    row.summary = clean(system.summary, 300)
+    row.kind = clean(system.kind, 20)
+    for v in system.variants:
+        expect = f"violation of {v.property}" if v.expect == "violation" else "correct"
+        row.variants.append(VariantRow(name=clean(v.name, 80), expect=clean(expect, 200), bug=clean(v.bug, 600)))
+    return row, system
+
+
+def _found(row: SystemRow, system: Any, entries: list[Entry]) -> None:
+    """Fill in each variant's "found" column from the counterexamples."""
+    loaded = [e for e in entries if e.doc is not None]
+    declared = {v.name: v for v in system.variants} if system is not None else {}
+    for vr in row.variants:
+        v = declared.get(vr.name)
+        if v is not None and v.expect == "violation":
+            mine = [e for e in loaded if e.variant == vr.name]
+            for e in mine:
+                assert e.doc is not None
+                vr.found.append(Found(f"violation: {clean(e.doc['message'], 240)}", e.href, "ok"))
+            if not mine:
+                vr.found.append(Found("no counterexample saved yet", cls="unknown"))
+            continue
+        clean_n, bad = 0, []
+        for e in loaded:
+            assert e.doc is not None
+            r = e.doc["replay"].get(vr.name)
+            if not isinstance(r, dict):
+                continue
+            if r.get("outcome") == "clean":
+                clean_n += 1
+            else:
+                bad.append(e)
+        for e in bad:
+            vr.found.append(Found(f"violation on replay of {e.variant}", e.href, "bad"))
+        if clean_n:
+            vr.found.append(Found(f"clean: {clean_n} counterexample(s) replay clean", cls="ok"))
+        if not clean_n and not bad:
+            vr.found.append(Found("not replayed yet (no saved counterexample of a broken sibling)", cls="unknown"))
+    for e in loaded:
+        if e.variant not in declared:
+            row.others.append(e)
+    row.unreadable = [e for e in entries if e.doc is None]
+
+
+def build(
+    root: Path,
+    out_dir: Path,
+    extra: Sequence[Path] = (),
+    systems: Iterable[str] | None = None,
+) -> Site:
+    """Render the gallery of the catalogue at ``root`` into ``out_dir``.
+
+    Counterexamples are read from ``root/counterexamples/<system>/``; ``extra``
+    names more counterexample files (anywhere) to add.  ``systems`` restricts
+    the catalogue systems listed (default: all of them).
+    """
+    root = Path(root)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = environment()
+
+    from racekit.catalogue import system_names
+
+    names = list(systems) if systems is not None else system_names(root)
+    ce_root = root / "counterexamples"
+    entries: dict[str, list[Entry]] = {}
+    for name in names:
+        entries[name] = [_load(p, name) for p in store.saved(ce_root, name)]
+    outside: list[Entry] = []
+    for p in extra:
+        e = _load(Path(p), "extra")
+        if e.doc is not None and e.doc["system"] in entries:
+            e.system = e.doc["system"]
+            entries[e.system].append(e)
+        else:
+            if e.doc is not None:
+                e.system = e.doc["system"]
+            outside.append(e)
+
+    # -- one page per readable counterexample
+    used: set[str] = set()
+    pages: list[Path] = []
+    page_t = env.get_template("counterexample.html")
+    for e in [x for xs in entries.values() for x in xs] + outside:
+        if e.doc is None:
+            continue
+        base = f"{_slug(e.system)}/{_slug(e.path.stem)}"
+        href, n = f"{base}.html", 1
+        while href in used:
+            n += 1
+            href = f"{base}-{n}.html"
+        used.add(href)
+        e.href = href
+        e.tl = timeline(e.doc, root)
+        page = out_dir / href
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(
+            page_t.render(tl=e.tl, svg=layout(e.tl), entry=e, scenario=_scenario(e.doc), up="../",
+                          source=clean(_display(e.path, root), 300), title=f"{e.tl.system} / {e.tl.variant}"),
+            encoding="utf-8",
+        )
+        pages.append(page)
+
+    # -- the index
+    rows: list[SystemRow] = []
+    for name in names:
+        row, system = _system_row(root, name, out_dir, env)
+        _found(row, system, entries[name])
+        rows.append(row)
+    unreadable = [e for xs in entries.values() for e in xs if e.doc is None] + [e for e in outside if e.doc is None]
+    for e in unreadable:
+        e.error = e.error or "unknown error"
+    index = out_dir / "index.html"
+    index.write_text(
+        env.get_template("index.html").render(
+            systems=rows,
+            outside=outside,
+            unreadable_count=len(unreadable),
+            page_count=len(pages),
+            display=lambda p: clean(_display(p, root), 300),
+            up="",
+            title="racekit counterexample gallery",
+        ),
+        encoding="utf-8",
+    )
+    return Site(index=index, pages=pages, unreadable=unreadable, systems=rows)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _scenario(doc: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The operations each thread was given, when the scenario is per-thread."""
+    sc = doc.get("scenario")
+    threads = sc.get("threads") if isinstance(sc, dict) else None
+    if not isinstance(threads, list):
+        return []
+    out = []
+    for t, ops in enumerate(threads[:64]):
+        calls = []
+        for op in ops[:64] if isinstance(ops, list) else []:
+            if isinstance(op, list) and op and isinstance(op[0], str):
+                args = op[1] if len(op) > 1 and isinstance(op[1], list) else []
+                calls.append(clean(f"{op[0]}({', '.join(clean(a, 60) if not isinstance(a, str) else repr(a) for a in args)})", 200))
+            else:
+                calls.append(clean(op, 200))
+        out.append((f"T{t}", calls))
+    return out

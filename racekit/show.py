@@ -1,0 +1,832 @@
+"""Reading a counterexample: the timeline model, and its terminal rendering.
+
+A counterexample file is untrusted data.  :func:`timeline` turns it into a
+small typed model - lanes (one per thread, node or client), operations as
+bars on the step axis, the schedule's switch points, the step-by-step trace
+with the source line of each step - and both the terminal view here and the
+HTML gallery (:mod:`racekit.gallery`) draw that model.  Building it never
+executes anything from the file, never raises on odd-but-valid contents, and
+turns every string into one printable line (control characters, including
+terminal escapes and bidi overrides, become visible ``\\xNN`` escapes).
+
+The step axis: trace rows carry ``step``.  Operations come from the history;
+their ``invoke``/``ret`` positions are history event counters (thread engine)
+or simulator steps (sim engine), so they are mapped onto the axis by matching
+each process's k-th operation with the k-th ``invoke``/``return`` row of its
+lane; positions with no such row fall back to the steps the lane ran between
+the neighbouring matched positions, then to interpolation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
+from rich.text import Text
+
+__all__ = [
+    "Lane",
+    "Op",
+    "Replay",
+    "Step",
+    "Timeline",
+    "clean",
+    "render_plain",
+    "render_terminal",
+    "source_line",
+    "timeline",
+]
+
+#: Trace rows beyond this are summarised as "N more steps" in every view.
+MAX_STEPS = 1000
+#: Operations beyond this are not drawn.
+MAX_OPS = 500
+
+
+# --------------------------------------------------------------------------
+# The model
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of the trace: which lane ran, doing what, where."""
+
+    index: int  # row number in the trace
+    step: int  # position on the axis
+    lane: str
+    what: str
+    where: str  # "file:line" (threads) or the event detail (sim)
+    source: str | None  # the text of that source line, when it could be read
+    preemption: bool
+    switch: bool  # a different lane ran the previous step
+    time: str = ""  # virtual time, when the engine records one
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of the history, placed on the step axis."""
+
+    id: str
+    lane: str
+    call: str  # "put('x', 1)"
+    result: str  # "-> 1", "fail", "info (unknown outcome)", "" for no value
+    status: str
+    start: int
+    end: int | None  # None: never returned (info or still pending)
+    row: int = 0  # sub-row when operations of one lane overlap
+    order: int | None = None  # 1-based place in the longest linearizable prefix
+    stuck: bool = False  # the operation that cannot be placed / the failing one
+
+    @property
+    def label(self) -> str:
+        return f"{self.call} {self.result}".strip()
+
+
+@dataclass(frozen=True)
+class Lane:
+    name: str
+    rows: int  # sub-rows needed for overlapping operations (at least 1)
+    steps: tuple[int, ...]  # axis positions where this lane ran
+
+
+@dataclass(frozen=True)
+class Replay:
+    variant: str
+    outcome: str  # "clean" | "violation" | anything a file says
+    message: str
+    schedules: str  # "" when not recorded
+    exhaustive: bool
+
+
+@dataclass(frozen=True)
+class Timeline:
+    system: str
+    variant: str
+    prop: str  # the violated property
+    kind: str
+    engine: str
+    bug: str
+    message: str
+    explanation: str  # the one-line explanation
+    lanes: tuple[Lane, ...]
+    ops: tuple[Op, ...]
+    steps: tuple[Step, ...]
+    length: int  # axis length: every step and op end is < length
+    omitted_steps: int
+    replay: tuple[Replay, ...]
+    replay_command: str
+    prefix_count: int  # how many longest linearizable prefixes the checker kept
+    stats: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def preemptions(self) -> int:
+        return sum(1 for s in self.steps if s.preemption)
+
+    @property
+    def stuck(self) -> Op | None:
+        return next((op for op in self.ops if op.stuck), None)
+
+
+# --------------------------------------------------------------------------
+# Cleaning untrusted strings
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+
+
+def clean(value: object, limit: int = 400) -> str:
+    """One printable line: control characters escaped, long text cut with an ellipsis."""
+    text = value if isinstance(value, str) else _value(value, limit)
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    if any(_is_control(ch) for ch in text):
+        text = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                       if _is_control(ch) else ch for ch in text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _value(value: object, limit: int = 80) -> str:
+    """A data value as compact JSON text (strings quoted), cut to ``limit``."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError, TypeError):
+        text = "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Source lines
+
+_WHERE = re.compile(r"^(?P<path>[^:]+\.py):(?P<line>\d{1,7})(?::\d+)?$")
+
+
+class _Sources:
+    """Reads ``file:line`` under the catalogue root: .py files inside it only."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root.resolve() if root is not None else None
+        self._files: dict[str, list[str] | None] = {}
+
+    def line(self, where: str) -> str | None:
+        if self.root is None:
+            return None
+        m = _WHERE.match(where.strip())
+        if not m:
+            return None
+        lines = self._lines(m.group("path"))
+        n = int(m.group("line"))
+        if lines is None or not 1 <= n <= len(lines):
+            return None
+        return clean(lines[n - 1].strip(), 200)
+
+    def _lines(self, rel: str) -> list[str] | None:
+        if rel in self._files:
+            return self._files[rel]
+        lines: list[str] | None = None
+        assert self.root is not None
+        try:
+            path = (self.root / rel).resolve()
+            if path.is_relative_to(self.root) and path.is_file() and path.stat().st_size < 2_000_000:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except (OSError, ValueError):
+            lines = None
+        self._files[rel] = lines
+        return lines
+
+
+def source_line(root: Path | None, where: str) -> str | None:
+    """The stripped source line ``where`` ("path.py:N") names, relative to ``root``.
+
+    Only ``.py`` files inside ``root`` are read; anything else gives None.
+    """
+    return _Sources(root).line(where)
+
+
+# --------------------------------------------------------------------------
+# Building the timeline
+
+
+def _lane_of_row(row: Mapping[str, Any]) -> str:
+    for key in ("name", "node"):
+        v = row.get(key)
+        if isinstance(v, str) and v:
+            return "world" if v == "-" else clean(v, 40)
+    t = _int(row.get("thread"))
+    if t is not None:
+        return f"T{t}"
+    return "?"
+
+
+def _rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    trace = doc.get("trace")
+    return [r for r in trace if isinstance(r, dict)] if isinstance(trace, list) else []
+
+
+def _history(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    hist = doc.get("history")
+    if not isinstance(hist, list):
+        return []
+    return [h for h in hist if isinstance(h, dict) and _int(h.get("invoke")) is not None][:MAX_OPS]
+
+
+def _is_invoke(what: str) -> bool:
+    return what == "invoke" or what.startswith("invoke ")
+
+
+def _is_return(what: str) -> bool:
+    return what in ("return", "timeout") or what.startswith("return ")
+
+
+def timeline(doc: Mapping[str, Any], root: Path | None = None) -> Timeline:
+    """The drawable model of one (validated) counterexample document.
+
+    ``root`` is the catalogue root the ``where`` paths are relative to; without
+    it no source lines are shown.
+    """
+    sources = _Sources(root)
+    raw_rows = _rows(doc)
+    omitted = max(0, len(raw_rows) - MAX_STEPS)
+    raw_rows = raw_rows[:MAX_STEPS]
+
+    # -- trace rows on the axis
+    steps: list[Step] = []
+    lane_order: list[str] = []
+    lane_threads: dict[str, int | None] = {}
+    prev_lane: str | None = None
+    last_axis = -1
+    for i, row in enumerate(raw_rows):
+        lane = _lane_of_row(row)
+        if lane not in lane_threads:
+            lane_order.append(lane)
+            lane_threads[lane] = _int(row.get("thread"))
+        axis = _int(row.get("step"))
+        if axis is None or axis < 0 or axis > 10 * MAX_STEPS + i or axis < last_axis:
+            axis = last_axis + 1
+        last_axis = axis
+        where_raw = row.get("where")
+        where = clean(where_raw, 200) if isinstance(where_raw, str) and where_raw else ""
+        if not where and row.get("detail") is not None:
+            where = clean(row.get("detail"), 200)
+        time = row.get("t")
+        steps.append(
+            Step(
+                index=i,
+                step=axis,
+                lane=lane,
+                what=clean(row.get("what", ""), 200),
+                where=where,
+                source=sources.line(where) if where else None,
+                preemption=row.get("preemption") is True,
+                switch=prev_lane is not None and lane != prev_lane,
+                time="" if time is None else clean(time, 30),
+            )
+        )
+        prev_lane = lane
+
+    # -- lanes for history processes
+    history = _history(doc)
+
+    def lane_of_process(p: object) -> str:
+        if isinstance(p, str) and p:
+            if p in lane_threads:
+                return p
+            return "world" if p == "-" else clean(p, 40)
+        t = _int(p)
+        if t is not None:
+            for name, num in lane_threads.items():
+                if num == t:
+                    return name
+            return f"T{t}"
+        return clean(p, 40)
+
+    op_lanes = [lane_of_process(h.get("process")) for h in history]
+    for lane in op_lanes:
+        if lane not in lane_threads:
+            lane_order.append(lane)
+            lane_threads[lane] = None
+
+    ops = _place(history, op_lanes, steps)
+    ops = _mark(doc, ops, steps)
+    ops = _stack(ops)
+
+    length = max([s.step + 1 for s in steps] + [o.start + 1 for o in ops] + [(o.end or 0) + 1 for o in ops] + [1])
+    lanes = tuple(
+        Lane(
+            name=name,
+            rows=max([o.row + 1 for o in ops if o.lane == name] + [1]),
+            steps=tuple(s.step for s in steps if s.lane == name),
+        )
+        for name in _order_lanes(lane_order, lane_threads)
+    )
+
+    expl = doc.get("explanation")
+    expl_msg = expl.get("message") if isinstance(expl, dict) else None
+    prefixes = expl.get("longest_prefixes") if isinstance(expl, dict) else None
+    stats = doc.get("stats")
+    return Timeline(
+        system=clean(doc.get("system", ""), 80),
+        variant=clean(doc.get("variant", ""), 80),
+        prop=clean(doc.get("property", ""), 120),
+        kind=clean(doc.get("kind", ""), 80),
+        engine=clean(doc.get("engine", ""), 40),
+        bug=clean(doc.get("bug") or "", 1000),
+        message=clean(doc.get("message", ""), 1000),
+        explanation=clean(expl_msg if isinstance(expl_msg, str) and expl_msg else doc.get("message", ""), 1000),
+        lanes=lanes,
+        ops=tuple(ops),
+        steps=tuple(steps),
+        length=length,
+        omitted_steps=omitted,
+        replay=_replays(doc.get("replay")),
+        replay_command=clean(doc.get("replay_command") or "", 300),
+        prefix_count=len(prefixes) if isinstance(prefixes, list) else 0,
+        stats=tuple((clean(k, 40), clean(v, 40)) for k, v in sorted(stats.items()))
+        if isinstance(stats, dict)
+        else (),
+    )
+
+
+def _order_lanes(order: list[str], threads: Mapping[str, int | None]) -> list[str]:
+    """Thread lanes by thread number; otherwise first appearance, the world last."""
+    if all(threads[name] is not None for name in order):
+        return sorted(order, key=lambda n: (threads[n] or 0, order.index(n)))
+    return sorted(order, key=lambda n: (n == "world", order.index(n)))
+
+
+def _call(h: Mapping[str, Any]) -> str:
+    args = h.get("args")
+    if isinstance(args, list):
+        inner = ", ".join(_value(a, 40) for a in args[:8]) + (", …" if len(args) > 8 else "")
+    elif args is None:
+        inner = ""
+    else:
+        inner = _value(args, 60)
+    name = h.get("name")
+    return clean(f"{name if isinstance(name, str) else _value(name, 40)}({inner})", 120)
+
+
+def _result(h: Mapping[str, Any]) -> str:
+    status = h.get("status")
+    if status == "fail":
+        return "fail" if h.get("result") is None else f"fail {clean(_value(h.get('result'), 40))}"
+    if status == "info" or h.get("ret") is None:
+        return "info (unknown outcome)" if status == "info" else "pending"
+    if h.get("result") is None:
+        return ""
+    return f"-> {clean(_value(h.get('result'), 40))}"
+
+
+def _place(history: list[dict[str, Any]], lanes: list[str], steps: list[Step]) -> list[Op]:
+    """Map history positions onto the step axis (see the module docstring)."""
+    by_lane: dict[str, list[int]] = {}
+    for i, lane in enumerate(lanes):
+        by_lane.setdefault(lane, []).append(i)
+    invokes: dict[str, list[int]] = {}
+    returns: dict[str, list[int]] = {}
+    ran: dict[str, list[int]] = {}
+    for s in steps:
+        ran.setdefault(s.lane, []).append(s.step)
+        if _is_invoke(s.what):
+            invokes.setdefault(s.lane, []).append(s.step)
+        elif _is_return(s.what):
+            returns.setdefault(s.lane, []).append(s.step)
+
+    def pos(h: Mapping[str, Any], key: str) -> int | None:
+        return _int(h.get(key))
+
+    anchors: dict[int, int] = {}
+    for lane, idxs in by_lane.items():
+        idxs.sort(key=lambda i: pos(history[i], "invoke") or 0)
+        inv, ret = invokes.get(lane, []), returns.get(lane, [])
+        for k, i in enumerate(idxs):
+            t_inv, t_ret = pos(history[i], "invoke"), pos(history[i], "ret")
+            if k < len(inv) and t_inv is not None:
+                anchors.setdefault(t_inv, inv[k])
+            if k < len(ret) and t_ret is not None:
+                anchors.setdefault(t_ret, ret[k])
+    # Sim histories are recorded in steps already: then trust them as they are.
+    identity = bool(anchors) and all(t == s for t, s in anchors.items())
+    keys = sorted(anchors)
+
+    def window(t: int) -> tuple[int, int]:
+        i = bisect_left(keys, t)
+        lo = anchors[keys[i - 1]] if i > 0 else -1
+        hi = anchors[keys[i]] if i < len(keys) else 1 << 62
+        return lo, hi
+
+    def interpolate(t: int) -> int:
+        i = bisect_left(keys, t)
+        if not keys:
+            return t
+        if i == 0:
+            return max(0, anchors[keys[0]] - (keys[0] - t))
+        if i == len(keys):
+            return anchors[keys[-1]] + (t - keys[-1])
+        t0, t1 = keys[i - 1], keys[i]
+        s0, s1 = anchors[t0], anchors[t1]
+        return s0 + (s1 - s0) * (t - t0) // max(1, t1 - t0)
+
+    all_times = sorted({t for h in history for t in (pos(h, "invoke"), pos(h, "ret")) if t is not None})
+    rank = {t: i for i, t in enumerate(all_times)}
+
+    ops: list[Op] = []
+    for h, lane in zip(history, lanes, strict=True):
+        t_inv = pos(h, "invoke")
+        t_ret = pos(h, "ret")
+        assert t_inv is not None
+        if not steps:  # a bare history: its event order is the axis
+            start, end = rank[t_inv], (rank[t_ret] if t_ret is not None else None)
+        elif identity:
+            start, end = max(0, t_inv), (max(t_inv, t_ret) if t_ret is not None else None)
+        else:
+            start = anchors.get(t_inv, -1)
+            if start < 0:
+                lo, hi = window(t_inv)
+                inside = [s for s in ran.get(lane, []) if lo < s < hi]
+                start = inside[0] if inside else interpolate(t_inv)
+            end = None
+            if t_ret is not None:
+                end = anchors.get(t_ret, -1)
+                if end < 0:
+                    lo, hi = window(t_ret)
+                    inside = [s for s in ran.get(lane, []) if max(lo, start - 1) < s < hi]
+                    end = inside[-1] if inside else interpolate(t_ret)
+                end = max(start, end)
+        start = max(0, min(start, 20 * MAX_STEPS))
+        if end is not None:
+            end = max(start, min(end, 20 * MAX_STEPS))
+        status = h.get("status")
+        ops.append(
+            Op(
+                id=clean(h.get("id"), 20),
+                lane=lane,
+                call=_call(h),
+                result=_result(h),
+                status=status if isinstance(status, str) and status in ("ok", "fail", "info") else "info",
+                start=start,
+                end=end,
+            )
+        )
+    return ops
+
+
+def _mark(doc: Mapping[str, Any], ops: list[Op], steps: list[Step]) -> list[Op]:
+    """The longest linearizable prefix (order numbers) and the failing operation."""
+    expl = doc.get("explanation")
+    order: dict[str, int] = {}
+    stuck_id: str | None = None
+    if isinstance(expl, dict):
+        prefixes = expl.get("longest_prefixes")
+        if isinstance(prefixes, list):
+            best = max((p for p in prefixes if isinstance(p, list)), key=len, default=[])
+            for n, op_id in enumerate(best, 1):
+                order.setdefault(clean(op_id, 20), n)
+        if "stuck_op" in expl and expl["stuck_op"] is not None:
+            stuck_id = clean(expl["stuck_op"], 20)
+    if stuck_id is None or not any(op.id == stuck_id for op in ops):
+        # No checker verdict: the last operation of the thread that failed.
+        failing_lane = steps[-1].lane if steps else (ops[-1].lane if ops else None)
+        candidates = [op for op in ops if op.lane == failing_lane]
+        stuck_id = max(candidates, key=lambda op: op.start).id if candidates else None
+    return [
+        Op(**{**op.__dict__, "order": order.get(op.id), "stuck": op.id == stuck_id and stuck_id is not None})
+        for op in ops
+    ]
+
+
+def _stack(ops: list[Op]) -> list[Op]:
+    """Give overlapping operations of one lane separate sub-rows."""
+    out: list[Op] = []
+    ends: dict[str, list[int]] = {}
+    for op in sorted(ops, key=lambda o: (o.start, o.end if o.end is not None else 1 << 62)):
+        rows = ends.setdefault(op.lane, [])
+        end = op.end if op.end is not None else 1 << 62
+        for r, busy in enumerate(rows):
+            if busy < op.start:
+                rows[r] = end
+                out.append(Op(**{**op.__dict__, "row": r}))
+                break
+        else:
+            rows.append(end)
+            out.append(Op(**{**op.__dict__, "row": len(rows) - 1}))
+    return out
+
+
+def _replays(data: object) -> tuple[Replay, ...]:
+    if not isinstance(data, dict):
+        return ()
+    out = []
+    for name, r in sorted(data.items(), key=lambda kv: str(kv[0])):
+        r = r if isinstance(r, dict) else {}
+        schedules = r.get("schedules", r.get("runs"))
+        out.append(
+            Replay(
+                variant=clean(name, 80),
+                outcome=clean(r.get("outcome", "?"), 40),
+                message=clean(r.get("message") or "", 400),
+                schedules="" if schedules is None else clean(schedules, 20),
+                exhaustive=r.get("exhaustive") is True,
+            )
+        )
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------
+# Terminal rendering
+#
+# Both renderings build the same lines as lists of (text, style) segments;
+# the rich one styles them, the plain one keeps only ASCII text.
+
+Seg = tuple[str, str]
+Line = list[Seg]
+
+_GLYPHS = {
+    "rich": {"dot": "·", "preempt": "▲", "switch": "╵", "arrow": "→", "cut": "…", "open": "…", "rule": "─"},
+    "plain": {"dot": ".", "preempt": "^", "switch": "'", "arrow": "->", "cut": "~", "open": ">", "rule": "-"},
+}
+
+_STYLE = {
+    "title": "bold",
+    "label": "bold cyan",
+    "dim": "dim",
+    "op": "black on grey70",
+    "prefix": "black on green3",
+    "stuck": "bold white on red3",
+    "preempt": "bold red",
+    "switch": "yellow",
+    "bad": "bold red",
+    "good": "bold green",
+    "source": "italic",
+    "head": "bold underline",
+}
+
+
+def _fit(text: str, width: int, cut: str = "…") -> str:
+    """Exactly ``width`` terminal cells: padded, or cut with ``cut``."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, max(0, width - cell_len(cut))) + cut
+
+
+def _asciify(text: str) -> str:
+    return "".join(ch if ch.isascii() else _ASCII.get(ch, "?") for ch in text)
+
+
+_ASCII = {"…": "~", "→": "->", "·": ".", "▲": "^", "─": "-", "✗": "x", "✓": "v"}
+
+
+class _Canvas:
+    """One text row of fixed width where styled runs can be painted."""
+
+    def __init__(self, width: int) -> None:
+        self.chars = [" "] * width
+        self.styles = [""] * width
+
+    def paint(self, col: int, text: str, style: str) -> None:
+        for i, ch in enumerate(text):
+            if 0 <= col + i < len(self.chars):
+                self.chars[col + i] = ch
+                self.styles[col + i] = style
+
+    def segments(self) -> Line:
+        out: Line = []
+        for ch, st in zip(self.chars, self.styles, strict=True):
+            if out and out[-1][1] == st:
+                out[-1] = (out[-1][0] + ch, st)
+            else:
+                out.append((ch, st))
+        return out
+
+
+def _lines(tl: Timeline, width: int, mode: str) -> list[Line]:
+    g = _GLYPHS[mode]
+    width = max(40, width)
+    out: list[Line] = []
+
+    def text(t: str, style: str = "") -> None:
+        out.append([(t, style)])
+
+    def wrapped(label: str, body: str, style: str = "") -> None:
+        indent = 8
+        chunks = textwrap.wrap(body, width - indent, break_long_words=True, break_on_hyphens=False) or [""]
+        for i, chunk in enumerate(chunks[:12]):
+            out.append([(_fit(label if i == 0 else "", indent), _STYLE["label"]), (chunk, style)])
+
+    title = f"{tl.system} / {tl.variant}: {tl.prop}"
+    sub = f"{tl.kind} violation found by the {tl.engine or '?'} engine"
+    text(_fit(title, width), _STYLE["title"])
+    text(_fit(sub, width), _STYLE["dim"])
+    out.append([])
+    if tl.bug:
+        wrapped("bug", tl.bug)
+    wrapped("why", tl.explanation, _STYLE["bad"])
+    out.append([])
+
+    # -- the timeline
+    out += _timeline_lines(tl, width, mode)
+    out.append([])
+
+    # -- the step-by-step trace
+    out += _trace_lines(tl, width, mode)
+    out.append([])
+
+    # -- before / after
+    text("Before and after the fix", _STYLE["head"])
+    out.append(
+        [(_fit(f"  {tl.variant}", 14), ""), (_fit("violation", 10), _STYLE["bad"]),
+         (_fit(tl.message, width - 24, g["cut"]), _STYLE["dim"])]
+    )
+    for r in tl.replay:
+        extra = f"{r.schedules} schedules" if r.schedules else ""
+        if r.exhaustive:
+            extra += ", exhaustive" if extra else "exhaustive"
+        note = r.message if r.message else extra
+        style = _STYLE["good"] if r.outcome == "clean" else _STYLE["bad"]
+        out.append([(_fit(f"  {r.variant}", 14), ""), (_fit(r.outcome, 10), style),
+                    (_fit(note, width - 24, g["cut"]), _STYLE["dim"])])
+    if not tl.replay:
+        text("  (no fixed variant replayed)", _STYLE["dim"])
+    if tl.replay_command:
+        out.append([])
+        out.append([("replay: ", _STYLE["label"]), (_fit(tl.replay_command, width - 8, g["cut"]), "")])
+    if mode == "plain":
+        out = [[(_asciify(t), s) for t, s in line] for line in out]
+    return out
+
+
+def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
+    g = _GLYPHS[mode]
+    out: list[Line] = []
+    head = f"Timeline: {len(tl.lanes)} lanes, {tl.length} steps, {tl.preemptions} preemption(s)"
+    out.append([(_fit(head, width), _STYLE["head"])])
+    label_w = min(12, max([cell_len(lane.name) for lane in tl.lanes] + [5])) + 2
+    avail = width - label_w - 1
+    n = max(1, tl.length)
+    cell = max(1, min(8, avail // n))
+    span = n * cell if n * cell <= avail else avail
+
+    def col(step: int) -> int:
+        return step * cell if n * cell <= avail else step * avail // n
+
+    def col_end(step: int) -> int:  # the first column after this step
+        return max(col(step) + 1, col(step + 1)) if step + 1 < n else span
+
+    # ruler
+    ruler = _Canvas(span)
+    digits = len(str(n - 1)) + 1
+    every = next(k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 10**9)
+                 if col(min(k, n)) - col(0) >= digits or k >= n)
+    for k in range(0, n, every):
+        if col(k) + len(str(k)) <= span:
+            ruler.paint(col(k), str(k), _STYLE["dim"])
+    out.append([(_fit("step", label_w), _STYLE["dim"]), *ruler.segments()])
+
+    for lane in tl.lanes:
+        rows = [_Canvas(span) for _ in range(lane.rows)]
+        for at in lane.steps:
+            rows[0].paint(col(at), g["dot"], _STYLE["dim"])
+        for op in tl.ops:
+            if op.lane != lane.name or op.row >= lane.rows:
+                continue
+            a = col(op.start)
+            b = col_end(op.end) if op.end is not None else span
+            w = max(1, b - a)
+            style = _STYLE["stuck"] if op.stuck else _STYLE["prefix"] if op.order else _STYLE["op"]
+            badge = f"{op.order}:" if op.order else ""
+            mark = " x" if op.stuck and mode == "plain" else " ✗" if op.stuck else ""
+            label = f"{badge}{op.label}{mark}"
+            if op.end is None:
+                label = label + " " + g["open"]
+            if mode == "plain":
+                inner = _fit(label, max(0, w - 2), g["cut"]).rstrip()
+                body = "[" + inner + "=" * (w - 2 - len(inner)) + ("]" if op.end is not None else ">")
+                body = body[:w] if w >= 2 else "|"
+            else:
+                body = _fit(label, w, g["cut"])
+            rows[op.row].paint(a, body, style)
+        for r, canvas in enumerate(rows):
+            name = _fit(lane.name if r == 0 else "", label_w - 1, g["cut"]) + " "
+            out.append([(name, _STYLE["label"]), *canvas.segments()])
+
+    sw = _Canvas(span)
+    for s in tl.steps:
+        if s.switch or s.preemption:
+            if s.preemption:
+                sw.paint(col(s.step), g["preempt"], _STYLE["preempt"])
+            elif sw.chars[col(s.step)] == " ":
+                sw.paint(col(s.step), g["switch"], _STYLE["switch"])
+    out.append([(_fit("switch", label_w), _STYLE["dim"]), *sw.segments()])
+
+    legend: Line = [(" " * label_w, ""), ("op", _STYLE["op"]), (" ", "")]
+    if any(op.order for op in tl.ops):
+        legend += [("n:", _STYLE["prefix"]), (" longest linearizable prefix ", "")]
+    if tl.stuck is not None:
+        legend += [("op", _STYLE["stuck"]), (" failing op ", "")]
+    legend += [(g["preempt"], _STYLE["preempt"]), (" preemption ", ""), (g["switch"], _STYLE["switch"]), (" switch", "")]
+    out.append(_crop(legend, width))
+    return out
+
+
+def _crop(line: Line, width: int) -> Line:
+    out: Line = []
+    used = 0
+    for t, s in line:
+        room = width - used
+        if room <= 0:
+            break
+        if cell_len(t) > room:
+            t = set_cell_size(t, room)
+        out.append((t, s))
+        used += cell_len(t)
+    return out
+
+
+def _trace_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
+    g = _GLYPHS[mode]
+    out: list[Line] = []
+    head = f"Schedule: {len(tl.steps)} steps" + (f" ({tl.omitted_steps} more not shown)" if tl.omitted_steps else "")
+    out.append([(_fit(head, width), _STYLE["head"])])
+    if not tl.steps:
+        out.append([("  (the file records no trace)", _STYLE["dim"])])
+        return out
+    step_w = max(4, len(str(tl.steps[-1].step)) + 1)
+    lane_w = min(10, max(cell_len(s.lane) for s in tl.steps)) + 1
+    has_source = any(s.source for s in tl.steps)
+    rest = width - 2 - step_w - 1 - lane_w - 1
+    what_w = min(max(cell_len(s.what) for s in tl.steps) + 1, 34 if has_source else rest // 2)
+    where_w = min(max([cell_len(s.where) for s in tl.steps] + [5]) + 1, 26 if has_source else rest - what_w)
+    src_w = rest - what_w - where_w if has_source else 0
+    if has_source and src_w < 16:
+        what_w = max(12, what_w - (16 - src_w))
+        src_w = rest - what_w - where_w
+    header: Line = [("  ", ""), (_fit("step", step_w).rjust(step_w), _STYLE["dim"]), (" ", ""),
+                    (_fit("lane", lane_w), _STYLE["dim"]), (" ", ""), (_fit("what", what_w), _STYLE["dim"]),
+                    (_fit("where", where_w), _STYLE["dim"])]
+    if has_source:
+        header.append((_fit("source", src_w), _STYLE["dim"]))
+    out.append(_crop(header, width))
+    stuck_lane = tl.stuck.lane if tl.stuck else None
+    for s in tl.steps:
+        mark = (g["preempt"], _STYLE["preempt"]) if s.preemption else (g["switch"], _STYLE["switch"]) if s.switch else (" ", "")
+        mark = (_fit(mark[0], 2), mark[1])
+        lane_style = _STYLE["bad"] if s is tl.steps[-1] and s.lane == stuck_lane else _STYLE["label"]
+        line: Line = [
+            mark,
+            (str(s.step).rjust(step_w - 1) + " ", ""),
+            (" ", ""),
+            (_fit(s.lane, lane_w - 1, g["cut"]) + " ", lane_style),
+            (" ", ""),
+            (_fit(s.what, what_w - 1, g["cut"]) + " ", ""),
+            (_fit(s.where, where_w - 1, g["cut"]) + " ", _STYLE["dim"]),
+        ]
+        if has_source:
+            line.append((_fit(s.source or "", src_w, g["cut"]), _STYLE["source"]))
+        out.append(_crop(line, width))
+    return out
+
+
+def render_terminal(doc: Mapping[str, Any], console: Console, root: Path | None = None) -> None:
+    """Print the counterexample on ``console``, fitted to its width."""
+    tl = timeline(doc, root)
+    for line in _lines(tl, console.width, "rich"):
+        t = Text(no_wrap=True, overflow="crop", end="\n")
+        for chunk, style in line:
+            t.append(chunk, style=style or None)
+        t.rstrip()
+        console.print(t, crop=True, soft_wrap=False, highlight=False, markup=False, emoji=False)
+
+
+def render_plain(doc: Mapping[str, Any], width: int = 100, root: Path | None = None) -> str:
+    """The same view as plain ASCII text, no line wider than ``width``."""
+    tl = timeline(doc, root)
+    lines = ["".join(t for t, _ in line).rstrip() for line in _lines(tl, width, "plain")]
+    return "\n".join(line[: max(40, width)] for line in lines) + "\n"
+
+
+def lane_names(doc: Mapping[str, Any]) -> list[str]:
+    """The lanes a counterexample is drawn with (one per thread, node or client)."""
+    return [lane.name for lane in timeline(doc).lanes]
+
