@@ -19,7 +19,6 @@ the neighbouring matched positions, then to interpolation.
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 import unicodedata
@@ -126,6 +125,7 @@ class Timeline:
     replay_command: str
     prefix_count: int  # how many longest linearizable prefixes the checker kept
     stats: tuple[tuple[str, str], ...] = field(default=())
+    scheduled: bool = False  # the trace is a thread schedule (switch points, preemptions)
 
     @property
     def preemptions(self) -> int:
@@ -149,18 +149,22 @@ def clean(value: object, limit: int = 400) -> str:
     text = value if isinstance(value, str) else _value(value, limit)
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
     if any(_is_control(ch) for ch in text):
-        text = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
-                       if _is_control(ch) else ch for ch in text)
+        text = "".join(_escape(ch) if _is_control(ch) else ch for ch in text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
 
 
+def _escape(ch: str) -> str:
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
 def _value(value: object, limit: int = 80) -> str:
-    """A data value as compact JSON text (strings quoted), cut to ``limit``."""
+    """A data value as Python would print it (JSON data only: no code runs), cut to ``limit``."""
     try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except (ValueError, RecursionError, TypeError):
+        text = repr(value) if isinstance(value, str | int | float | bool | list | dict | type(None)) else "?"
+    except (ValueError, RecursionError):
         text = "…"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -275,6 +279,9 @@ def timeline(doc: Mapping[str, Any], root: Path | None = None) -> Timeline:
     lane_threads: dict[str, int | None] = {}
     prev_lane: str | None = None
     last_axis = -1
+    # Switch points mean something for scheduled threads (rows say whether a
+    # switch was a preemption); the simulator's events are not a schedule.
+    scheduled = any("preemption" in row for row in raw_rows)
     for i, row in enumerate(raw_rows):
         lane = _lane_of_row(row)
         if lane not in lane_threads:
@@ -298,7 +305,7 @@ def timeline(doc: Mapping[str, Any], root: Path | None = None) -> Timeline:
                 where=where,
                 source=sources.line(where) if where else None,
                 preemption=row.get("preemption") is True,
-                switch=prev_lane is not None and lane != prev_lane,
+                switch=scheduled and prev_lane is not None and lane != prev_lane,
                 time="" if time is None else clean(time, 30),
             )
         )
@@ -364,6 +371,7 @@ def timeline(doc: Mapping[str, Any], root: Path | None = None) -> Timeline:
         stats=tuple((clean(k, 40), clean(v, 40)) for k, v in sorted(stats.items()))
         if isinstance(stats, dict)
         else (),
+        scheduled=scheduled,
     )
 
 
@@ -509,10 +517,12 @@ def _mark(doc: Mapping[str, Any], ops: list[Op], steps: list[Step]) -> list[Op]:
         failing_lane = steps[-1].lane if steps else (ops[-1].lane if ops else None)
         candidates = [op for op in ops if op.lane == failing_lane]
         stuck_id = max(candidates, key=lambda op: op.start).id if candidates else None
-    return [
-        Op(**{**op.__dict__, "order": order.get(op.id), "stuck": op.id == stuck_id and stuck_id is not None})
-        for op in ops
-    ]
+    out = []
+    for op in ops:
+        stuck = stuck_id is not None and op.id == stuck_id
+        result = op.result or ("-> None" if stuck and op.status == "ok" else "")
+        out.append(Op(**{**op.__dict__, "order": order.get(op.id), "stuck": stuck, "result": result}))
+    return out
 
 
 def _stack(ops: list[Op]) -> list[Op]:
@@ -655,9 +665,11 @@ def _lines(tl: Timeline, width: int, mode: str) -> list[Line]:
 
     # -- before / after
     text("Before and after the fix", _STYLE["head"])
+    vw = min(24, max([cell_len(tl.variant)] + [cell_len(r.variant) for r in tl.replay])) + 4
+    ow = min(14, max([9] + [cell_len(r.outcome) for r in tl.replay])) + 1
     out.append(
-        [(_fit(f"  {tl.variant}", 14), ""), (_fit("violation", 10), _STYLE["bad"]),
-         (_fit(tl.message, width - 24, g["cut"]), _STYLE["dim"])]
+        [(_fit(f"  {tl.variant}", vw, g["cut"]), ""), (_fit("violation", ow), _STYLE["bad"]),
+         (_fit(tl.message, width - vw - ow, g["cut"]), _STYLE["dim"])]
     )
     for r in tl.replay:
         extra = f"{r.schedules} schedules" if r.schedules else ""
@@ -665,8 +677,8 @@ def _lines(tl: Timeline, width: int, mode: str) -> list[Line]:
             extra += ", exhaustive" if extra else "exhaustive"
         note = r.message if r.message else extra
         style = _STYLE["good"] if r.outcome == "clean" else _STYLE["bad"]
-        out.append([(_fit(f"  {r.variant}", 14), ""), (_fit(r.outcome, 10), style),
-                    (_fit(note, width - 24, g["cut"]), _STYLE["dim"])])
+        out.append([(_fit(f"  {r.variant}", vw, g["cut"]), ""), (_fit(r.outcome, ow - 1, g["cut"]) + " ", style),
+                    (_fit(note, width - vw - ow, g["cut"]), _STYLE["dim"])])
     if not tl.replay:
         text("  (no fixed variant replayed)", _STYLE["dim"])
     if tl.replay_command:
@@ -732,20 +744,24 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
             out.append([(name, _STYLE["label"]), *canvas.segments()])
 
     sw = _Canvas(span)
-    for s in tl.steps:
+    for s in tl.steps if tl.scheduled else ():
         if s.switch or s.preemption:
             if s.preemption:
                 sw.paint(col(s.step), g["preempt"], _STYLE["preempt"])
             elif sw.chars[col(s.step)] == " ":
                 sw.paint(col(s.step), g["switch"], _STYLE["switch"])
-    out.append([(_fit("switch", label_w), _STYLE["dim"]), *sw.segments()])
+    if tl.scheduled:
+        out.append([(_fit("switch", label_w), _STYLE["dim"]), *sw.segments()])
 
     legend: Line = [(" " * label_w, ""), ("op", _STYLE["op"]), (" ", "")]
     if any(op.order for op in tl.ops):
         legend += [("n:", _STYLE["prefix"]), (" longest linearizable prefix ", "")]
     if tl.stuck is not None:
         legend += [("op", _STYLE["stuck"]), (" failing op ", "")]
-    legend += [(g["preempt"], _STYLE["preempt"]), (" preemption ", ""), (g["switch"], _STYLE["switch"]), (" switch", "")]
+    if tl.scheduled:
+        legend += [(g["preempt"], _STYLE["preempt"]), (" preemption ", ""), (g["switch"], _STYLE["switch"]), (" switch", "")]
+    else:
+        legend += [(g["dot"], _STYLE["dim"]), (" event", "")]
     out.append(_crop(legend, width))
     return out
 
