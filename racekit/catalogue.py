@@ -133,7 +133,8 @@ class ProfileSettings:
 
 
 PROFILES: dict[str, ProfileSettings] = {
-    "ci": ProfileSettings("ci", max_examples=100, budget=2_000, stateful_step_count=30),
+    "smoke": ProfileSettings("smoke", max_examples=15, budget=300, stateful_step_count=15),
+    "ci": ProfileSettings("ci", max_examples=60, budget=2_000, stateful_step_count=25),
     "deep": ProfileSettings("deep", max_examples=3_000, budget=100_000, stateful_step_count=80),
 }
 

@@ -103,7 +103,8 @@ def _check_one(root: str, system_name: str, variant_name: str, profile_name: str
 
 @main.command()
 @click.argument("systems", nargs=-1)
-@click.option("--profile", "profile_name", default="ci", type=click.Choice(["ci", "deep"]), show_default=True)
+@click.option("--profile", "profile_name", default="ci", type=click.Choice(["smoke", "ci", "deep"]), show_default=True,
+              help="smoke: seconds, a sanity pass; ci: the default; deep: long exploration")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list of results")
 @click.option("--save/--no-save", default=True, show_default=True, help="write counterexamples of broken variants")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="worker processes (default: cores)")

@@ -16,8 +16,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--racekit-profile",
         default="ci",
-        choices=("ci", "deep"),
-        help="how hard to search: ci (fast, the default) or deep (long exploration)",
+        choices=("smoke", "ci", "deep"),
+        help="how hard to search: smoke (seconds), ci (the default) or deep (long exploration)",
     )
     group.addoption(
         "--racekit-save",

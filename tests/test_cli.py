@@ -47,7 +47,7 @@ def test_wrong_option_is_rejected(run) -> None:
 
 
 def test_check_counter_json(run) -> None:
-    res = run("check", "counter", "--json", "--no-save", "-j", "1")
+    res = run("check", "counter", "--json", "--no-save", "-j", "1", "--profile", "smoke")
     assert res.exit_code == 0, res.stdout
     rows = json.loads(res.stdout)
     by = {r["variant"]: r for r in rows}
