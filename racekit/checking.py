@@ -61,7 +61,9 @@ def replay_on(machine: type[Engine], variant: Variant, doc: dict[str, Any]) -> O
     """
     if doc["variant"] == variant.name or not hasattr(machine, "replay_all"):
         return machine.replay(variant, doc["scenario"], list(doc["choices"]))
-    return machine.replay_all(variant, doc["scenario"])  # type: ignore[attr-defined, no-any-return]
+    replay_all = machine.replay_all  # type: ignore[attr-defined]
+    result: Outcome = replay_all(variant, doc["scenario"])
+    return result
 
 
 def _length(outcome: Outcome) -> int | None:

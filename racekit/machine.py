@@ -268,7 +268,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
 
         bound.__init__ = counting_init  # type: ignore[method-assign]
         try:
-            run_state_machine_as_test(
+            run_state_machine_as_test(  # type: ignore[no-untyped-call]
                 bound,
                 settings=settings(
                     max_examples=profile.max_examples,

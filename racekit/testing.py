@@ -34,4 +34,5 @@ def variant_tests(machine: type[Engine]) -> Callable[..., None]:
             pytest.fail("\n".join(lines), pytrace=False)
 
     test_variant.__name__ = f"test_{system.name}_variant"
-    return test_variant
+    result: Callable[..., None] = test_variant
+    return result
