@@ -15,6 +15,7 @@ run), how many runs and states it took.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,10 @@ def explore_random(
     return ExploreReport("random", None, runs, states)
 
 
+class _StopShrinking(Exception):
+    """Ends Hypothesis' shrinking from inside once its time is up."""
+
+
 class _Failure(Exception):
     def __init__(self, scenario: Any, result: RunResult) -> None:
         super().__init__(result.violation.message if result.violation else "")
@@ -104,6 +109,7 @@ def explore_hypothesis(
     max_examples: int,
     fault_gate: int = 16,
     shrink: bool = True,
+    shrink_seconds: float = 4.0,
 ) -> ExploreReport:
     """Hypothesis draws the scenario and every choice, and shrinks both on failure.
 
@@ -111,8 +117,13 @@ def explore_hypothesis(
     reproducible and independent of earlier runs.  The failure Hypothesis
     re-raises is its shrunk example; ``runs`` counts the calls up to the
     first failure (shrinking runs are counted in ``states`` only).
+    Shrinking long runs can take minutes; after ``shrink_seconds`` the
+    smallest failure so far is taken (the greedy pass in ``minimize.py``
+    continues from it).
     """
     counters = {"runs": 0, "states": 0, "first": 0}
+    latest: list[_Failure] = []
+    started: list[float] = []
 
     @settings(
         max_examples=max_examples,
@@ -126,6 +137,8 @@ def explore_hypothesis(
     )
     @given(st.data())
     def search(data: Any) -> None:
+        if latest and time.perf_counter() - started[0] > shrink_seconds:
+            raise _StopShrinking  # keep the smallest failure so far; the greedy pass follows
         scenario = make_scenario(HypothesisDraw(data))
         result = run_once(make_world, check, scenario, DataChooser(data, fault_gate))
         counters["runs"] += 1
@@ -133,10 +146,20 @@ def explore_hypothesis(
         if result.failed:
             if not counters["first"]:
                 counters["first"] = counters["runs"]
-            raise _Failure(scenario, result)
+                started.append(time.perf_counter())
+            failure = _Failure(scenario, result)
+            latest[:] = [failure]  # Hypothesis only keeps failures smaller than the last
+            raise failure
 
     try:
-        search()
+        try:
+            search()
+        except Exception:
+            # Cutting shrinking short makes Hypothesis report a flaky definition
+            # (the cut example draws nothing); the failure we kept is genuine.
+            if not latest or time.perf_counter() - started[0] <= shrink_seconds:
+                raise
+            raise latest[0] from None
     except _Failure as failure:
         found = Found("hypothesis", failure.scenario, failure.result.choices, failure.result, counters["first"])
         return ExploreReport("hypothesis", found, counters["runs"], counters["states"])

@@ -1,0 +1,134 @@
+"""Simulated rate limiter: 3 instances, bursty clients hitting any instance, skew, drops, crashes.
+
+Properties: ``window_limit`` (<= limit admissions per user in every sliding
+window, strong variants), ``approx_limit`` (<= approx_bound, approximate
+variant), ``linearizable`` (strong: hits answered within the first window
+are linearizable against ``WindowSpec``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, ClassVar
+
+from racekit import linearizability
+from racekit.catalogue import PROFILES, Outcome, System, Variant
+from racekit.history import History, Operation
+from racekit.sim import (
+    ClientOp,
+    ClientScript,
+    Draw,
+    FaultBudget,
+    Node,
+    Property,
+    SimMachine,
+    World,
+    WorldConfig,
+    make_scenario_json,
+)
+from specs.rate_limiter import WindowSpec, over_limit
+from systems import rate_limiter
+from systems.rate_limiter import UNAVAILABLE, Limits, approx_bound
+
+INSTANCES = ("i1", "i2", "i3")
+LIMITS = Limits()
+WINDOW = 10  # the world's reorder window: the most any event is late
+MAX_DELAY = 1 + WINDOW
+
+
+def admissions(world: World) -> list[tuple[str, int]]:
+    return [(n.data["user"], n.t) for n in world.notes_of("admit")]
+
+
+def first_window_linearizable(world: World) -> str | None:
+    """Hits invoked in the first window; those answered after it count as unknown (info)."""
+    time_of = {e["step"]: e["t"] for e in world.trace}
+    ops = []
+    for op in world.recorder.history():
+        if time_of.get(op.invoke, 0) >= LIMITS.window_ms:
+            continue
+        answered = op.ret is not None and time_of.get(op.ret, LIMITS.window_ms) < LIMITS.window_ms
+        if op.status == "ok" and answered and op.result != UNAVAILABLE:
+            ops.append(op)
+        else:
+            ops.append(Operation(op.id, op.process, op.name, op.args, op.invoke, None, None, "info"))
+    result = linearizability.check(History(ops), WindowSpec(LIMITS.limit), timeout=5.0)
+    return result.message if result.verdict == "violation" else None
+
+
+class Machine(SimMachine):
+    system: ClassVar[System] = rate_limiter.SYSTEM
+
+    @classmethod
+    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+        clients = []
+        for c in range(3):
+            # bursts start on a coarse grid so that clients overlap, often near window edges
+            start, think = draw.integer(0, 8) * 250, draw.integer(0, 30)
+            ops = tuple(ClientOp(draw.pick(INSTANCES), "hit", ("u1",), at=start) for _ in range(draw.integer(3, 10)))
+            clients.append(ClientScript(f"c{c}", ops, timeout=60, think=think))
+        offsets = tuple((i, draw.integer(-300, 300)) for i in INSTANCES)
+        config = WorldConfig(
+            nodes=INSTANCES,
+            window=WINDOW,
+            horizon=3000,
+            faults=FaultBudget(drop=2, crash=1, partition=1, skew=2),
+            crash_downtime=(50, 400),
+            partition_duration=(300, 1500),
+            skew_jumps=(-700, -100, 400),
+            offsets=offsets,
+        )
+        return make_scenario_json(config, clients)
+
+    @classmethod
+    def node_factory(cls, variant: Variant, scenario: dict[str, Any]) -> Callable[[str], Node]:
+        node_cls = variant.factory()
+        return lambda nid: node_cls(INSTANCES, LIMITS)
+
+    @classmethod
+    def properties(cls, variant: Variant) -> list[Property]:
+        if variant.options.get("approximate"):
+            bound = approx_bound(LIMITS, len(INSTANCES), MAX_DELAY)
+            return [Property("approx_limit", lambda w: over_limit(admissions(w), LIMITS.window_ms, bound), when="end")]
+        props = [Property("window_limit", lambda w: over_limit(admissions(w), LIMITS.window_ms, LIMITS.limit), when="end")]
+        if variant.name == "strong":
+            props.append(Property("linearizable", first_window_linearizable, when="end", kind="linearizability"))
+        return props
+
+
+CI = PROFILES["ci"]
+SYSTEM = rate_limiter.SYSTEM
+
+
+@cache
+def found(variant_name: str) -> Outcome:
+    return Machine.search(SYSTEM.variant(variant_name), CI)
+
+
+def test_local_buckets_over_admit() -> None:
+    outcome = found("local_buckets")
+    assert outcome.failed and outcome.property == "window_limit", outcome.message
+
+
+def test_fixed_window_bursts_across_the_boundary() -> None:
+    outcome = found("fixed_window")
+    assert outcome.failed and outcome.property == "window_limit", outcome.message
+
+
+def _fixed_is_clean(name: str) -> None:
+    variant = SYSTEM.variant(name)
+    outcome = Machine.search(variant, CI)
+    assert not outcome.failed, f"{outcome.property}: {outcome.message}"
+    for broken in SYSTEM.broken:
+        bad = found(broken.name)
+        replay = Machine.replay(variant, bad.scenario, bad.choices)
+        assert not replay.failed, f"{broken.name} counterexample fails on {name}: {replay.message}"
+
+
+def test_strong_is_clean_and_replays_broken_counterexamples() -> None:
+    _fixed_is_clean("strong")
+
+
+def test_approximate_is_clean_and_replays_broken_counterexamples() -> None:
+    _fixed_is_clean("approximate")
