@@ -104,6 +104,7 @@ class Replay:
     message: str
     schedules: str  # "" when not recorded
     exhaustive: bool
+    unit: str = "schedules"  # what ``schedules`` counts: "schedules" or (simulator) "runs"
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,12 @@ class Timeline:
     @property
     def preemptions(self) -> int:
         return sum(1 for s in self.steps if s.preemption)
+
+    @property
+    def headline(self) -> str:
+        """"violation of P" (or "K: violation of P" when the kind says more), and by what."""
+        what = f"violation of {self.prop}" if self.kind in ("", self.prop) else f"{self.kind}: violation of {self.prop}"
+        return f"{what}, found by the {self.engine or '?'} engine"
 
     @property
     def stuck(self) -> Op | None:
@@ -549,6 +556,7 @@ def _replays(data: object) -> tuple[Replay, ...]:
     out = []
     for name, r in sorted(data.items(), key=lambda kv: str(kv[0])):
         r = r if isinstance(r, dict) else {}
+        unit = "schedules" if "schedules" in r else "runs"
         schedules = r.get("schedules", r.get("runs"))
         out.append(
             Replay(
@@ -557,6 +565,7 @@ def _replays(data: object) -> tuple[Replay, ...]:
                 message=clean(r.get("message") or "", 400),
                 schedules="" if schedules is None else clean(schedules, 20),
                 exhaustive=r.get("exhaustive") is True,
+                unit=unit,
             )
         )
     return tuple(out)
@@ -646,7 +655,7 @@ def _lines(tl: Timeline, width: int, mode: str) -> list[Line]:
             out.append([(_fit(label if i == 0 else "", indent), _STYLE["label"]), (chunk, style)])
 
     title = f"{tl.system} / {tl.variant}: {tl.prop}"
-    sub = f"{tl.kind} violation found by the {tl.engine or '?'} engine"
+    sub = tl.headline
     text(_fit(title, width), _STYLE["title"])
     text(_fit(sub, width), _STYLE["dim"])
     out.append([])
@@ -672,7 +681,7 @@ def _lines(tl: Timeline, width: int, mode: str) -> list[Line]:
          (_fit(tl.message, width - vw - ow, g["cut"]), _STYLE["dim"])]
     )
     for r in tl.replay:
-        extra = f"{r.schedules} schedules" if r.schedules else ""
+        extra = f"{r.schedules} {r.unit}" if r.schedules else ""
         if r.exhaustive:
             extra += ", exhaustive" if extra else "exhaustive"
         note = r.message if r.message else extra

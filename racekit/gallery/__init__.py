@@ -9,5 +9,6 @@ from __future__ import annotations
 from racekit.gallery.render import Site as Site
 from racekit.gallery.render import build as build
 from racekit.gallery.render import environment as environment
+from racekit.gallery.render import render_page as render_page
 
-__all__ = ["Site", "build", "environment"]
+__all__ = ["Site", "build", "environment", "render_page"]

@@ -24,7 +24,7 @@ from racekit.errors import RacekitError
 from racekit.gallery.svg import layout
 from racekit.show import Timeline, clean, timeline
 
-__all__ = ["Site", "build", "environment"]
+__all__ = ["Site", "build", "environment", "render_page"]
 
 
 def _template_source(name: str) -> str | None:
@@ -252,11 +252,7 @@ def build(
         e.tl = timeline(e.doc, root)
         page = out_dir / href
         page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(
-            page_t.render(tl=e.tl, svg=layout(e.tl), entry=e, scenario=_scenario(e.doc), up="../",
-                          source=clean(_display(e.path, root), 300), title=f"{e.tl.system} / {e.tl.variant}"),
-            encoding="utf-8",
-        )
+        page.write_text(_page(page_t, e.tl, e.doc, _display(e.path, root)), encoding="utf-8")
         pages.append(page)
 
     # -- the index
@@ -282,6 +278,16 @@ def build(
         encoding="utf-8",
     )
     return Site(index=index, pages=pages, unreadable=unreadable, systems=rows)
+
+
+def _page(template: jinja2.Template, tl: Timeline, doc: dict[str, Any], source: str) -> str:
+    return template.render(tl=tl, svg=layout(tl), scenario=_scenario(doc), up="../",
+                           source=clean(source, 300), title=f"{tl.system} / {tl.variant}")
+
+
+def render_page(doc: dict[str, Any], root: Path | None = None, source: str = "") -> str:
+    """The HTML page of one counterexample document (what :func:`build` writes)."""
+    return _page(environment().get_template("counterexample.html"), timeline(doc, root), doc, source)
 
 
 def _display(path: Path, root: Path) -> str:
