@@ -315,8 +315,11 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
     def explore(cls, variant: Variant, strategy: str, budget: int | None, seed: int, preemption_bound: int | None) -> Any:
         """The fixed ``explore_scenario`` under one explorer (``racekit explore``)."""
         scen = cls.explore_scenario or [[(sorted(cls.operations)[0], ())] for _ in range(cls.threads)]
-        program = cls.harness(variant).program(scen)
-        return search(program, strategy, budget=budget, seed=seed, preemption_bound=preemption_bound)
+        harness = cls.harness(variant)
+        result = search(harness.program(scen), strategy, budget=budget, seed=seed, preemption_bound=preemption_bound)
+        if result.failed:
+            result.trace = cls._describe(variant, harness, scen, result.choices).trace
+        return result
 
     @classmethod
     def _describe(cls, variant: Variant, harness: ThreadHarness, scenario: Scenario, choices: list[int]) -> Outcome:
