@@ -610,6 +610,11 @@ def _fit(text: str, width: int, cut: str = "…") -> str:
     return set_cell_size(text, max(0, width - cell_len(cut))) + cut
 
 
+def _cut(text: str, width: int, cut: str = "…") -> str:
+    """At most ``width`` cells: cut with ``cut`` when longer, never padded."""
+    return text if cell_len(text) <= width else _fit(text, width, cut)
+
+
 def _asciify(text: str) -> str:
     return "".join(ch if ch.isascii() else _ASCII.get(ch, "?") for ch in text)
 
@@ -656,8 +661,8 @@ def _lines(tl: Timeline, width: int, mode: str) -> list[Line]:
 
     title = f"{tl.system} / {tl.variant}: {tl.prop}"
     sub = tl.headline
-    text(_fit(title, width), _STYLE["title"])
-    text(_fit(sub, width), _STYLE["dim"])
+    text(_cut(title, width), _STYLE["title"])
+    text(_cut(sub, width), _STYLE["dim"])
     out.append([])
     if tl.bug:
         wrapped("bug", tl.bug)
@@ -702,7 +707,7 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
     g = _GLYPHS[mode]
     out: list[Line] = []
     head = f"Timeline: {len(tl.lanes)} lanes, {tl.length} steps, {tl.preemptions} preemption(s)"
-    out.append([(_fit(head, width), _STYLE["head"])])
+    out.append([(_cut(head, width), _STYLE["head"])])
     label_w = min(12, max([cell_len(lane.name) for lane in tl.lanes] + [5])) + 2
     avail = width - label_w - 1
     n = max(1, tl.length)
@@ -793,7 +798,7 @@ def _trace_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
     g = _GLYPHS[mode]
     out: list[Line] = []
     head = f"Schedule: {len(tl.steps)} steps" + (f" ({tl.omitted_steps} more not shown)" if tl.omitted_steps else "")
-    out.append([(_fit(head, width), _STYLE["head"])])
+    out.append([(_cut(head, width), _STYLE["head"])])
     if not tl.steps:
         out.append([("  (the file records no trace)", _STYLE["dim"])])
         return out
@@ -838,10 +843,19 @@ def render_terminal(doc: Mapping[str, Any], console: Console, root: Path | None 
     tl = timeline(doc, root)
     for line in _lines(tl, console.width, "rich"):
         t = Text(no_wrap=True, overflow="crop", end="\n")
-        for chunk, style in line:
+        for chunk, style in _rstrip(line):
             t.append(chunk, style=style or None)
-        t.rstrip()
         console.print(t, crop=True, soft_wrap=False, highlight=False, markup=False, emoji=False)
+
+
+def _rstrip(line: Line) -> Line:
+    """Drop trailing blanks, but keep a bar's coloured padding."""
+    out = list(line)
+    while out and not out[-1][1] and not out[-1][0].strip():
+        out.pop()
+    if out and not out[-1][1]:
+        out[-1] = (out[-1][0].rstrip(), "")
+    return out
 
 
 def render_plain(doc: Mapping[str, Any], width: int = 100, root: Path | None = None) -> str:
