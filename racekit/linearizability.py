@@ -68,6 +68,8 @@ Verdict = Literal["linearizable", "violation", "unknown"]
 
 _SLICE = 4096  # yield to the scheduler (clock, other partitions) every so many states
 _FORCED = -2  # outcome index of a forced placement (rule 9)
+_CLOSURE_STATES = 64  # rule 12 gives up on larger state closures
+_EXPLAIN_SLICES = 16  # budget (in slices) of the search for a doomed op's prefix
 _MAX_PREFIXES = 4
 
 
@@ -184,6 +186,7 @@ class _Search:
         self.witness: list[int] = []
         self.prefixes: list[list[int]] = []
         self.best_state: Hashable = None
+        self.stuck: int | None = None  # set by rule 12
 
     # -- rules 4 and 5 ----------------------------------------------------
 
@@ -286,14 +289,19 @@ class _Search:
         """
         n_done, n_info = len(self.done), len(self.info)
         if n_done == 0:
+            self.best_state = self.spec.init()
             return "linearizable"
         nxt, prv, kind, op_index, mate = self._entries()
         trans = self._transitions()
         caches: list[dict[Hashable, tuple[Hashable, ...]]] = [{} for _ in self.ops]
+        doomed = self._doomed(trans, caches)
+        if doomed is not None:
+            yield from self._explain_doomed(doomed)
+            return "violation"
         bits = [1 << i for i in range(n_done)] + [1 << (i - n_done) for i in range(n_done, n_done + n_info)]
         group_pred = self._group_predecessors()
         spec = self.spec
-        read_only = [op.status != "info" and spec.is_read_only(op.name, op.args) for op in self.ops]
+        read_only = [op.status != "info" and spec.is_read_only(op.name, op.args, op.result) for op in self.ops]
         seen_plain: set[tuple[int, Hashable]] = set()
         seen_sub: dict[tuple[int, Hashable], list[int]] = {}
         stack: list[tuple[int, Hashable, int]] = []
@@ -310,6 +318,8 @@ class _Search:
         phase = _OK_CALL
         start = 0
         fresh = True  # at a new node: walk the window first
+        last_info = -1  # the info op placed to reach this node (rule 11), or -1
+        before: Hashable = None  # the state before last_info
         while True:
             if fresh:
                 fresh = False
@@ -327,6 +337,13 @@ class _Search:
                     if not nexts:
                         e = nxt[e]
                         continue
+                    if last_info >= 0:
+                        pre = cache.get(before)
+                        if pre is None:
+                            pre = cache[before] = trans(i, before)
+                        if pre:  # it commutes with last_info: the parent covers this node
+                            e = 0
+                            break
                     key = (done_mask | bits[i], state)
                     if n_info:
                         seen = seen_sub.get(key)
@@ -351,6 +368,7 @@ class _Search:
                     prv[nxt[ret]] = prv[ret]
                     done_mask |= bits[i]
                     placed += 1
+                    last_info = -1
                     if placed > best:
                         best = placed
                         best_len = len(stack)
@@ -359,6 +377,7 @@ class _Search:
                     if placed == n_done:
                         self.states = states
                         self.witness = [self.ops[op_index[f]].id for f, _, _ in stack]
+                        self.best_state = state
                         return "linearizable"
                     e = nxt[0]
                 if e == 0:
@@ -394,6 +413,11 @@ class _Search:
                     phase = _INFO_CALL
                 prv[nxt[entry]] = entry
                 nxt[prv[entry]] = entry
+                if stack and kind[stack[-1][0]] == _INFO_CALL:
+                    last_info = op_index[stack[-1][0]]
+                    before = stack[-1][1]
+                else:
+                    last_info = -1
                 if start == _FORCED:
                     entry = 0
                     phase = _INFO_CALL
@@ -418,6 +442,22 @@ class _Search:
             j = start
             start = 0
             n_next = len(nexts)
+            if last_info >= 0 and n_next:
+                # Rule 11: after an info op, only ops that depend on it.
+                pre = cache.get(before)
+                if pre is None:
+                    pre = cache[before] = trans(i, before)
+                if pre == nexts:  # same effect without last_info: it was useless
+                    entry = prv[entry] if k == _OK_CALL else nxt[entry]
+                    continue
+                if len(pre) == 1 and n_next == 1 and (k == _OK_CALL or i < last_info):
+                    other = caches[last_info]
+                    swapped = other.get(pre[0])
+                    if swapped is None:
+                        swapped = other[pre[0]] = trans(last_info, pre[0])
+                    if swapped == nexts:  # they commute: the other order is tried
+                        entry = prv[entry] if k == _OK_CALL else nxt[entry]
+                        continue
             while j < n_next:
                 new_state = nexts[j]
                 if not n_info:
@@ -448,6 +488,11 @@ class _Search:
                 continue
             # place op i: push, lift, go to the new node
             push((entry, state, j))
+            if k == _INFO_CALL:
+                last_info = i
+                before = state
+            else:
+                last_info = -1
             state = nexts[j]
             states += 1
             nxt[prv[entry]] = nxt[entry]
@@ -469,6 +514,7 @@ class _Search:
                     if placed == n_done:
                         self.states = states
                         self.witness = [self.ops[op_index[e]].id for e, _, _ in stack]
+                        self.best_state = state
                         return "linearizable"
             else:
                 info_mask |= bits[i]
@@ -476,7 +522,69 @@ class _Search:
             if states >= next_yield:
                 next_yield = states + _SLICE
                 self.states = states
+                if dirty:
+                    self.prefixes = [[op_index[e] for e, _, _ in stack[:best_len]]]
+                    dirty = False
                 yield
+
+    def _doomed(
+        self, trans: Callable[[int, Hashable], tuple[Hashable, ...]], caches: list[dict[Hashable, tuple[Hashable, ...]]]
+    ) -> int | None:
+        """Rule 12: a completed op that is illegal in every reachable state.
+
+        Every state a linearization can reach lies in the closure of the
+        initial state under all ops' transitions (order and multiplicity
+        ignored).  When that closure is small enough to compute within a
+        budget, an op illegal in all of it can never be placed.
+        """
+        n = len(self.ops)
+        budget = 16 * n + 256
+        init = self.spec.init()
+        reach = {init}
+        frontier = [init]
+        while frontier:
+            state = frontier.pop()
+            if budget < n or len(reach) > _CLOSURE_STATES:
+                return None
+            budget -= n
+            for i in range(n):
+                cache = caches[i]
+                nexts = cache.get(state)
+                if nexts is None:
+                    nexts = cache[state] = trans(i, state)
+                for new_state in nexts:
+                    if new_state not in reach:
+                        reach.add(new_state)
+                        frontier.append(new_state)
+        for i in range(len(self.done)):
+            cache = caches[i]
+            if not any(cache[state] for state in reach):
+                return i
+        return None
+
+    def _explain_doomed(self, doomed: int) -> Generator[None, None, None]:
+        """A longest prefix for a doomed op: search the ops not after it, on a budget."""
+        op = self.done[doomed]
+        before = [o for o in self.ops if o is not op and not op.precedes(o)]
+        sub = _Search(before, self.spec, prune=False)
+        run = sub.run()
+        verdict: Verdict = "unknown"
+        for _ in range(_EXPLAIN_SLICES):
+            try:
+                next(run)
+            except StopIteration as stop:
+                verdict = stop.value
+                break
+            yield
+        index = {o.id: i for i, o in enumerate(self.ops)}
+        if verdict == "linearizable":
+            prefix = sub.witness
+        else:
+            prefix = sub.prefix_ids()[0]
+        self.prefixes = [[index[i] for i in prefix]]
+        self.best_state = sub.best_state if prefix or verdict == "linearizable" else self.spec.init()
+        self.stuck = doomed
+        self.states += sub.states
 
     def _group_predecessors(self) -> list[int]:
         """For info op i: the bit of the previous info op with equal (name, args), or 0."""
@@ -513,7 +621,9 @@ class _Search:
         state = self.best_state if self.prefixes else spec.init()
         placed = set(prefix)
         pending = [i for i in range(len(self.done)) if i not in placed]
-        stuck = min(pending, key=lambda i: (_ret_key(self.done[i]), self.done[i].id))
+        stuck = self.stuck
+        if stuck is None:
+            stuck = min(pending, key=lambda i: (_ret_key(self.done[i]), self.done[i].id))
         op = self.done[stuck]
         labels = [self.ops[i].label for i in prefix]
         shown = ", ".join(labels) if len(labels) <= 8 else f"... {len(labels) - 6} earlier, " + ", ".join(labels[-6:])

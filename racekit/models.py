@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from racekit.errors import InvalidDefinition
 from racekit.history import Operation
-from racekit.spec import BLOCKED, Spec
+from racekit.spec import BLOCKED, UNKNOWN, Spec
 
 # ---------------------------------------------------------------------------
 # Pure step functions (the part CrossHair checks)
@@ -132,8 +132,10 @@ class RegisterSpec(Spec):
             return cas_step(state, args[0], args[1])
         raise _unknown(self, name)
 
-    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
-        return name == "read" or (name == "cas" and len(args) == 2 and args[0] == args[1])
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
+        if name == "read":
+            return True
+        return name == "cas" and (args[0] == args[1] or result is False)
 
     def droppable_info(self, ops: Sequence[Operation]) -> set[int]:
         """Crashed writes/cas whose stored value nobody observes.
@@ -245,7 +247,7 @@ class MultiRegisterSpec(Spec):
                 return False
         return True
 
-    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
         return name == "txn" and all(_kw(m[0]) == "read" for m in args[0])
 
     def describe_state(self, state: Hashable) -> str:
@@ -310,7 +312,7 @@ class KVSpec(Spec):
         key: Hashable = args[0]
         return key
 
-    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
         return name == "get"
 
 
@@ -340,7 +342,7 @@ class MapSpec(Spec):
             return frozenset(items.items()), None
         raise _unknown(self, name)
 
-    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
         return name in ("get", "size")
 
     def describe_state(self, state: Hashable) -> str:
@@ -376,7 +378,7 @@ class CounterSpec(Spec):
             return new, new
         raise _unknown(self, name)
 
-    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
         return name == "get" or (name == "add" and args[0] == 0)
 
 
@@ -436,7 +438,7 @@ class SetSpec(Spec):
             return bool(expected == frozenset(observed))
         return bool(expected == observed)
 
-    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
         return name in ("contains", "read")
 
     def describe_state(self, state: Hashable) -> str:

@@ -34,6 +34,15 @@ BLOCKED: Any = _Blocked()
 """Returned by ``step`` when an operation is not enabled in a state."""
 
 
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+"""Stands for the result of an operation whose outcome is unknown (``info``)."""
+
+
 @dataclass(frozen=True)
 class Outcomes:
     """The allowed ``(new_state, result)`` pairs of a nondeterministic step."""
@@ -80,13 +89,15 @@ class Spec:
     def describe_state(self, state: Hashable) -> str:
         return repr(state)
 
-    def is_read_only(self, name: str, args: tuple[Any, ...]) -> bool:
-        """True if the operation never changes the state, whatever the state.
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
+        """True if the operation, having returned ``result``, changed no state.
 
-        The checker drops ``info`` operations for which this holds: an
-        optional operation that changes nothing can always be left out of a
-        linearization, and its result is unknown, so it constrains nothing.
-        Say True only when it holds in every state.
+        It must hold in every state.  ``result`` is ``UNKNOWN`` for ``info``
+        operations: then answer for every possible result.  The checker
+        drops read-only ``info`` operations (optional and changing nothing,
+        they constrain nothing) and places a read-only completed operation
+        whose result matches the current state without trying alternatives
+        (a cas that returned False is read-only this way).
         """
         return False
 
