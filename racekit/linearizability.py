@@ -577,10 +577,7 @@ class _Search:
                 break
             yield
         index = {o.id: i for i, o in enumerate(self.ops)}
-        if verdict == "linearizable":
-            prefix = sub.witness
-        else:
-            prefix = sub.prefix_ids()[0]
+        prefix = sub.witness if verdict == "linearizable" else sub.prefix_ids()[0]
         self.prefixes = [[index[i] for i in prefix]]
         self.best_state = sub.best_state if prefix or verdict == "linearizable" else self.spec.init()
         self.stuck = doomed
