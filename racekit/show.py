@@ -767,13 +767,21 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
     if tl.scheduled:
         out.append([(_fit("switch", label_w), _STYLE["dim"]), *sw.segments()])
 
-    legend: Line = [(" " * label_w, ""), ("op", _STYLE["op"]), (" ", "")]
-    if any(op.order for op in tl.ops):
-        legend += [("n:", _STYLE["prefix"]), (" longest linearizable prefix ", "")]
-    if tl.stuck is not None:
-        legend += [("op", _STYLE["stuck"]), (" failing op ", "")]
+    legend: Line = [(" " * label_w, "")]
+    if mode == "plain":
+        legend += [("[op] operation  ", "")]
+        if any(op.order for op in tl.ops):
+            legend += [("n: linearizable prefix order  ", "")]
+        if tl.stuck is not None:
+            legend += [("x failing op  ", "")]
+    else:
+        legend += [("op", _STYLE["op"]), (" operation ", "")]
+        if any(op.order for op in tl.ops):
+            legend += [("n:", _STYLE["prefix"]), (" longest linearizable prefix ", "")]
+        if tl.stuck is not None:
+            legend += [("op", _STYLE["stuck"]), (" failing op ", "")]
     if tl.scheduled:
-        legend += [(g["preempt"], _STYLE["preempt"]), (" preemption ", ""), (g["switch"], _STYLE["switch"]), (" switch", "")]
+        legend += [(g["preempt"], _STYLE["preempt"]), (" preemption  ", ""), (g["switch"], _STYLE["switch"]), (" switch", "")]
     else:
         legend += [(g["dot"], _STYLE["dim"]), (" event", "")]
     out.append(_crop(legend, width))

@@ -8,6 +8,7 @@ Chromium process outlives the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -60,10 +61,8 @@ def chromium(args: list[str], profile: Path) -> str:
         out = ""
         pytest.fail(f"chromium did not finish within {TIMEOUT}s: {' '.join(args)}")
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
     assert not _group_alive(proc.pid), "chromium processes left behind"
     return out
