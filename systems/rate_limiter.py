@@ -19,7 +19,8 @@ may step.
   log plus the per-user counts its peers gossip every ``gossip_ms``; at most
   ``burst`` local admissions per user between two of its own reports; if a
   peer has been silent for ``stale_ms`` it falls back to its static share
-  ``limit // N``.  Over-admission is bounded by ``approx_bound`` (derived in
+  ``limit // N``; after a restart it admits nothing and claims the whole
+  budget in its reports for one window (its log was in memory).  Over-admission is bounded by ``approx_bound`` (derived in
   docs/systems/rate_limiter.md).
 
 The Redis ``INCR``/``EXPIRE`` pair runs against a real redis-server in
@@ -142,44 +143,57 @@ class Forwarding(Instance):
         raise NotImplementedError
 
 
-class FixedWindowOwner(Forwarding):
-    """Broken: the owner counts per fixed window ``now // window``; resets at the boundary."""
+class Owner(Forwarding):
+    """The single authority for its users.  Its counts are volatile, so after a
+    restart it refuses (``unavailable``) for one window rather than forget."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.quiet_until = self.monotonic() + self.limits.window_ms if self.ctx.incarnation > 1 else 0
+
+    def decide(self, user: str) -> bool | str:
+        if self.monotonic() < self.quiet_until:
+            return UNAVAILABLE
+        admitted = self.admit(user)
+        if admitted:
+            self.admit_note(user)
+        return admitted
+
+    def admit(self, user: str) -> bool:
+        raise NotImplementedError
+
+
+class FixedWindowOwner(Owner):
+    """Broken: counts per fixed window ``now // window``; the count resets at the boundary."""
 
     def on_start(self) -> None:
         super().on_start()
         self.counts: dict[str, tuple[int, int]] = {}
 
-    def decide(self, user: str) -> bool | str:
+    def admit(self, user: str) -> bool:
         window = self.now() // self.limits.window_ms
         current, count = self.counts.get(user, (window, 0))
         if current != window:
             count = 0
         if count >= self.limits.limit:
-            self.counts[user] = (window, count)
             return False
         self.counts[user] = (window, count + 1)
-        self.admit_note(user)
         return True
 
 
-class SlidingOwner(Forwarding):
-    """Fixed (strong): the owner's exact sliding log on its monotonic clock."""
+class SlidingOwner(Owner):
+    """Fixed (strong): an exact sliding log on the owner's monotonic clock."""
 
     def on_start(self) -> None:
         super().on_start()
         self.logs: dict[str, SlidingLog] = {}
-        # the log was volatile: admissions before a crash are unknown for one window
-        self.quiet_until = self.monotonic() + self.limits.window_ms if self.ctx.incarnation > 1 else 0
 
-    def decide(self, user: str) -> bool | str:
+    def admit(self, user: str) -> bool:
         now = self.monotonic()
-        if now < self.quiet_until:
-            return UNAVAILABLE
         log = self.logs.setdefault(user, SlidingLog(self.limits.window_ms))
         if log.count(now) >= self.limits.limit:
             return False
         log.add(now)
-        self.admit_note(user)
         return True
 
 
@@ -201,7 +215,7 @@ class GossipSliding(Instance):
             received = report[0] if report else self.started_at
             if now - received > self.limits.stale_ms:
                 return None
-            total += report[1].get(user, 0) if report else 0
+            total += report[1].get(user, report[1].get("*", 0)) if report else 0
         return total
 
     def on_request(self, client: str, request: Request) -> None:
@@ -210,8 +224,8 @@ class GossipSliding(Instance):
         log = self.logs.setdefault(user, SlidingLog(self.limits.window_ms))
         own = log.count(now)
         peers = self.peer_estimate(user, now)
-        if self.ctx.incarnation > 1 and now - self.started_at < self.limits.window_ms:
-            peers = None  # own log lost in a crash: only the static share until it would have expired
+        if self.recovering(now):
+            peers, own = None, self.limits.limit  # own log lost in a crash: admit nothing for a window
         if peers is None:
             admit = own < self.limits.limit // len(self.instances)
         else:
@@ -223,9 +237,14 @@ class GossipSliding(Instance):
             self.admit_note(user)
         self.reply(client, request, admit)
 
+    def recovering(self, now: int) -> bool:
+        return self.ctx.incarnation > 1 and now - self.started_at < self.limits.window_ms
+
     def on_timer(self, name: str) -> None:
         now = self.monotonic()
         counts = {user: log.count(now) for user, log in sorted(self.logs.items())}
+        if self.recovering(now):  # claim the whole budget: peers must not trust a count of 0
+            counts = {"*": self.limits.limit}
         for peer in self.ctx.peers:
             self.send(peer, ("counts", tuple(sorted(counts.items()))))
         self.since_report.clear()
