@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,9 @@ def chromium(args: list[str], profile: Path) -> str:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:  # SIGKILLed helpers exiting
+        time.sleep(0.05)
     assert not _group_alive(proc.pid), "chromium processes left behind"
     return out
 
