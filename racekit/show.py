@@ -49,6 +49,8 @@ __all__ = [
 MAX_STEPS = 1000
 #: Operations beyond this are not drawn.
 MAX_OPS = 500
+#: Overlapping operations of one lane drawn in the terminal (sub-rows).
+MAX_ROWS = 6
 
 
 # --------------------------------------------------------------------------
@@ -476,6 +478,8 @@ def _place(history: list[dict[str, Any]], lanes: list[str], steps: list[Step]) -
             start, end = max(0, t_inv), (max(t_inv, t_ret) if t_ret is not None else None)
         else:
             start = anchors.get(t_inv, -1)
+            if start < 0 and not keys:  # nothing to match: positions are taken as steps
+                start = t_inv
             if start < 0:
                 lo, hi = window(t_inv)
                 inside = [s for s in ran.get(lane, []) if lo < s < hi]
@@ -483,6 +487,8 @@ def _place(history: list[dict[str, Any]], lanes: list[str], steps: list[Step]) -
             end = None
             if t_ret is not None:
                 end = anchors.get(t_ret, -1)
+                if end < 0 and not keys:
+                    end = t_ret
                 if end < 0:
                     lo, hi = window(t_ret)
                     inside = [s for s in ran.get(lane, []) if max(lo, start - 1) < s < hi]
@@ -730,12 +736,16 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
             ruler.paint(col(k), str(k), _STYLE["dim"])
     out.append([(_fit("step", label_w), _STYLE["dim"]), *ruler.segments()])
 
+    hidden = 0
     for lane in tl.lanes:
-        rows = [_Canvas(span) for _ in range(lane.rows)]
+        rows = [_Canvas(span) for _ in range(min(lane.rows, MAX_ROWS))]
         for at in lane.steps:
             rows[0].paint(col(at), g["dot"], _STYLE["dim"])
         for op in tl.ops:
-            if op.lane != lane.name or op.row >= lane.rows:
+            if op.lane != lane.name:
+                continue
+            if op.row >= len(rows):
+                hidden += 1
                 continue
             a = col(op.start)
             b = col_end(op.end) if op.end is not None else span
@@ -747,11 +757,13 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
             if op.end is None:
                 label = label + " " + g["open"]
             if mode == "plain":
-                inner = _fit(label, max(0, w - 2), g["cut"]).rstrip()
-                body = "[" + inner + "=" * (w - 2 - len(inner)) + ("]" if op.end is not None else ">")
-                body = body[:w] if w >= 2 else "|"
+                if w < 4:  # too narrow for a label: a bare bar
+                    body = "|" if w == 1 else "[" + "=" * (w - 2) + "]"
+                else:
+                    inner = _fit(label, w - 2, g["cut"]).rstrip()
+                    body = "[" + inner + "=" * (w - 2 - len(inner)) + ("]" if op.end is not None else ">")
             else:
-                body = _fit(label, w, g["cut"])
+                body = " " * w if w < 3 else _fit(label, w, g["cut"])
             rows[op.row].paint(a, body, style)
         for r, canvas in enumerate(rows):
             name = _fit(lane.name if r == 0 else "", label_w - 1, g["cut"]) + " "
@@ -766,6 +778,8 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
                 sw.paint(col(s.step), g["switch"], _STYLE["switch"])
     if tl.scheduled:
         out.append([(_fit("switch", label_w), _STYLE["dim"]), *sw.segments()])
+    if hidden:
+        out.append([(_cut(f"{' ' * label_w}({hidden} more overlapping operation(s) not drawn)", width), _STYLE["dim"])])
 
     legend: Line = [(" " * label_w, "")]
     if mode == "plain":
@@ -821,10 +835,11 @@ def _trace_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
         what_w = max(12, what_w - (16 - src_w))
         src_w = rest - what_w - where_w
     header: Line = [("  ", ""), (_fit("step", step_w).rjust(step_w), _STYLE["dim"]), (" ", ""),
-                    (_fit("lane", lane_w), _STYLE["dim"]), (" ", ""), (_fit("what", what_w), _STYLE["dim"]),
-                    (_fit("where", where_w), _STYLE["dim"])]
+                    (_fit("lane", lane_w), _STYLE["dim"]), (" ", ""), (_fit("what", what_w), _STYLE["dim"])]
     if has_source:
-        header.append((_fit("source", src_w), _STYLE["dim"]))
+        header += [(_fit("where", where_w), _STYLE["dim"]), ("source", _STYLE["dim"])]
+    else:
+        header.append(("where", _STYLE["dim"]))
     out.append(_crop(header, width))
     stuck_lane = tl.stuck.lane if tl.stuck else None
     for s in tl.steps:
@@ -838,10 +853,12 @@ def _trace_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
             (_fit(s.lane, lane_w - 1, g["cut"]) + " ", lane_style),
             (" ", ""),
             (_fit(s.what, what_w - 1, g["cut"]) + " ", ""),
-            (_fit(s.where, where_w - 1, g["cut"]) + " ", _STYLE["dim"]),
         ]
         if has_source:
-            line.append((_fit(s.source or "", src_w, g["cut"]), _STYLE["source"]))
+            line.append((_fit(s.where, where_w - 1, g["cut"]) + " ", _STYLE["dim"]))
+            line.append((_cut(s.source or "", src_w, g["cut"]), _STYLE["source"]))
+        else:
+            line.append((_cut(s.where, where_w, g["cut"]), _STYLE["dim"]))
         out.append(_crop(line, width))
     return out
 

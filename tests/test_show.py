@@ -133,6 +133,21 @@ def test_overlapping_operations_in_one_lane_get_sub_rows() -> None:
     assert late.row == 1 and late.end is None and late.result.startswith("info")
 
 
+def test_many_unfinished_operations_are_capped_with_a_note() -> None:
+    doc = load(SIM)
+    doc["history"] += [
+        {"id": 10 + k, "process": "c1", "name": "put", "args": ["k", k], "invoke": k % 9, "ret": None,
+         "result": None, "status": "info"}
+        for k in range(40)
+    ]
+    tl = show.timeline(doc)
+    assert next(lane for lane in tl.lanes if lane.name == "c1").rows > show.MAX_ROWS
+    lines = rich_lines(doc, 100)
+    assert max(cell_len(line) for line in lines) <= 100
+    assert any("more overlapping operation(s) not drawn" in line for line in lines)
+    assert "more overlapping operation(s) not drawn" in render_page(doc)
+
+
 def test_clean_escapes_control_characters() -> None:
     assert show.clean("a\x1b[31mb") == "a\\x1b[31mb"
     assert show.clean("x\u202ey") == "x\\u202ey"

@@ -20,6 +20,7 @@ BAR_H = 22
 DOTS_H = 12  # room below the bars for the step dots
 CHAR_W = 7.3  # 12px monospace
 MAX_WIDTH = 1600
+MAX_ROWS = 16  # overlapping operations drawn per lane
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Svg:
     cell: float
     lanes: tuple[LaneBox, ...]
     ticks: tuple[Tick, ...]
+    hidden: int = 0  # overlapping operations not drawn
 
 
 def _cut(text: str, room: float) -> str:
@@ -104,11 +106,16 @@ def layout(tl: Timeline) -> Svg:
     y = float(TOP)
     by_step = {s.step: s for s in tl.steps}
     last = tl.steps[-1] if tl.steps else None
+    hidden = 0
     for i, lane in enumerate(tl.lanes):
-        h = MARK_H + lane.rows * ROW_H + DOTS_H
+        rows = min(lane.rows, MAX_ROWS)
+        h = MARK_H + rows * ROW_H + DOTS_H
         bars = []
         for op in tl.ops:
             if op.lane != lane.name:
+                continue
+            if op.row >= rows:
+                hidden += 1
                 continue
             x0 = x(op.start)
             x1 = x(op.end + 1) if op.end is not None else right
@@ -150,4 +157,4 @@ def layout(tl: Timeline) -> Svg:
                  if k * cell >= 8 + len(str(n)) * CHAR_W or k >= n)
     ticks = tuple(Tick(x=x(s), label=str(s)) for s in range(0, n, every))
     return Svg(width=round(right + RIGHT, 2), height=y + 6, left=LEFT, right=round(right, 2),
-               top=TOP, cell=round(cell, 3), lanes=tuple(lanes), ticks=ticks)
+               top=TOP, cell=round(cell, 3), lanes=tuple(lanes), ticks=ticks, hidden=hidden)
