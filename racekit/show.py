@@ -70,6 +70,7 @@ class Step:
     preemption: bool
     switch: bool  # a different lane ran the previous step
     time: str = ""  # virtual time, when the engine records one
+    fault: bool = False  # an injected fault: crash, kill, partition, drop, pause, ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ class Timeline:
     @property
     def headline(self) -> str:
         """"violation of P" (or "K: violation of P" when the kind says more), and by what."""
-        what = f"violation of {self.prop}" if self.kind in ("", self.prop) else f"{self.kind}: violation of {self.prop}"
+        kind = self.kind.split(":", 1)[0]  # "invariant:<name>" -> "invariant"
+        what = f"violation of {self.prop}" if kind in ("", self.prop) else f"{kind}: violation of {self.prop}"
         return f"{what}, found by the {self.engine or '?'} engine"
 
     @property
@@ -190,6 +192,8 @@ def _int(value: object) -> int | None:
 
 # --------------------------------------------------------------------------
 # Source lines
+
+_FAULT = re.compile(r"^(crash|killed|kill|partition|drop|dup|delay|pause|skew|lost)\b", re.I)
 
 _WHERE = re.compile(r"^(?P<path>[^:]+\.py):(?P<line>\d{1,7})(?::\d+)?$")
 
@@ -300,6 +304,7 @@ def timeline(doc: Mapping[str, Any], root: Path | None = None) -> Timeline:
         if axis is None or axis < 0 or axis > 10 * MAX_STEPS + i or axis < last_axis:
             axis = last_axis + 1
         last_axis = axis
+        what = clean(row.get("what", ""), 200)
         where_raw = row.get("where")
         where = clean(where_raw, 200) if isinstance(where_raw, str) and where_raw else ""
         if not where and row.get("detail") is not None:
@@ -310,12 +315,13 @@ def timeline(doc: Mapping[str, Any], root: Path | None = None) -> Timeline:
                 index=i,
                 step=axis,
                 lane=lane,
-                what=clean(row.get("what", ""), 200),
+                what=what,
                 where=where,
                 source=sources.line(where) if where else None,
                 preemption=row.get("preemption") is True,
                 switch=scheduled and prev_lane is not None and lane != prev_lane,
                 time="" if time is None else clean(time, 30),
+                fault=bool(_FAULT.match(what)),
             )
         )
         prev_lane = lane
@@ -407,8 +413,10 @@ def _result(h: Mapping[str, Any]) -> str:
     status = h.get("status")
     if status == "fail":
         return "fail" if h.get("result") is None else f"fail {clean(_value(h.get('result'), 40))}"
-    if status == "info" or h.get("ret") is None:
-        return "info (unknown outcome)" if status == "info" else "pending"
+    if h.get("ret") is None:
+        return "never returned"
+    if status == "info":
+        return "info (unknown outcome)"
     if h.get("result") is None:
         return ""
     return f"-> {clean(_value(h.get('result'), 40))}"
@@ -526,16 +534,31 @@ def _mark(doc: Mapping[str, Any], ops: list[Op], steps: list[Step]) -> list[Op]:
         if "stuck_op" in expl and expl["stuck_op"] is not None:
             stuck_id = clean(expl["stuck_op"], 20)
     if stuck_id is None or not any(op.id == stuck_id for op in ops):
-        # No checker verdict: the last operation of the thread that failed.
-        failing_lane = steps[-1].lane if steps else (ops[-1].lane if ops else None)
-        candidates = [op for op in ops if op.lane == failing_lane]
-        stuck_id = max(candidates, key=lambda op: op.start).id if candidates else None
+        stuck_id = _failing_op(doc, ops, steps)
     out = []
     for op in ops:
         stuck = stuck_id is not None and op.id == stuck_id
         result = op.result or ("-> None" if stuck and op.status == "ok" else "")
         out.append(Op(**{**op.__dict__, "order": order.get(op.id), "stuck": stuck, "result": result}))
     return out
+
+
+def _failing_op(doc: Mapping[str, Any], ops: list[Op], steps: list[Step]) -> str | None:
+    """No checker verdict: which operation failed?
+
+    A hang or deadlock leaves operations that never return: the one whose
+    lane the message names (``T1 in take() can never finish``), else the
+    first of them.  Otherwise (an assertion, an exception) the last operation
+    of the thread that ran last.
+    """
+    pending = [op for op in ops if op.end is None]
+    if pending:
+        message = str(doc.get("message", ""))
+        named = [op for op in pending if re.search(rf"(?<![\w-]){re.escape(op.lane)}(?![\w-])", message)]
+        return (named or pending)[0].id
+    failing_lane = steps[-1].lane if steps else (ops[-1].lane if ops else None)
+    candidates = [op for op in ops if op.lane == failing_lane]
+    return max(candidates, key=lambda op: op.start).id if candidates else None
 
 
 def _stack(ops: list[Op]) -> list[Op]:
@@ -587,8 +610,8 @@ Seg = tuple[str, str]
 Line = list[Seg]
 
 _GLYPHS = {
-    "rich": {"dot": "·", "preempt": "▲", "switch": "╵", "arrow": "→", "cut": "…", "open": "…", "rule": "─"},
-    "plain": {"dot": ".", "preempt": "^", "switch": "'", "arrow": "->", "cut": "~", "open": ">", "rule": "-"},
+    "rich": {"fault": "×", "dot": "·", "preempt": "▲", "switch": "╵", "arrow": "→", "cut": "…", "open": "…", "rule": "─"},
+    "plain": {"fault": "X", "dot": ".", "preempt": "^", "switch": "'", "arrow": "->", "cut": "~", "open": ">", "rule": "-"},
 }
 
 _STYLE = {
@@ -625,7 +648,7 @@ def _asciify(text: str) -> str:
     return "".join(ch if ch.isascii() else _ASCII.get(ch, "?") for ch in text)
 
 
-_ASCII = {"…": "~", "→": "->", "·": ".", "▲": "^", "─": "-", "✗": "x", "✓": "v"}
+_ASCII = {"…": "~", "→": "->", "·": ".", "▲": "^", "─": "-", "✗": "x", "✓": "v", "×": "X"}
 
 
 class _Canvas:
@@ -739,8 +762,10 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
     hidden = 0
     for lane in tl.lanes:
         rows = [_Canvas(span) for _ in range(min(lane.rows, MAX_ROWS))]
-        for at in lane.steps:
-            rows[0].paint(col(at), g["dot"], _STYLE["dim"])
+        for st in tl.steps:
+            if st.lane == lane.name and (st.fault or rows[0].chars[col(st.step)] == " "):
+                rows[0].paint(col(st.step), g["fault"] if st.fault else g["dot"],
+                              _STYLE["bad"] if st.fault else _STYLE["dim"])
         for op in tl.ops:
             if op.lane != lane.name:
                 continue
@@ -797,7 +822,9 @@ def _timeline_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
     if tl.scheduled:
         legend += [(g["preempt"], _STYLE["preempt"]), (" preemption  ", ""), (g["switch"], _STYLE["switch"]), (" switch", "")]
     else:
-        legend += [(g["dot"], _STYLE["dim"]), (" event", "")]
+        legend += [(g["dot"], _STYLE["dim"]), (" event  ", "")]
+    if any(st.fault for st in tl.steps):
+        legend += [(g["fault"], _STYLE["bad"]), (" fault", "")]
     out.append(_crop(legend, width))
     return out
 
@@ -841,11 +868,10 @@ def _trace_lines(tl: Timeline, width: int, mode: str) -> list[Line]:
     else:
         header.append(("where", _STYLE["dim"]))
     out.append(_crop(header, width))
-    stuck_lane = tl.stuck.lane if tl.stuck else None
     for s in tl.steps:
         mark = (g["preempt"], _STYLE["preempt"]) if s.preemption else (g["switch"], _STYLE["switch"]) if s.switch else (" ", "")
         mark = (_fit(mark[0], 2), mark[1])
-        lane_style = _STYLE["bad"] if s is tl.steps[-1] and s.lane == stuck_lane else _STYLE["label"]
+        lane_style = _STYLE["bad"] if s is tl.steps[-1] or s.fault else _STYLE["label"]
         line: Line = [
             mark,
             (str(s.step).rjust(step_w - 1) + " ", ""),

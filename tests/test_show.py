@@ -130,7 +130,7 @@ def test_overlapping_operations_in_one_lane_get_sub_rows() -> None:
     lane = next(lane for lane in tl.lanes if lane.name == "c1")
     assert lane.rows == 2
     late = next(op for op in tl.ops if op.id == "2")
-    assert late.row == 1 and late.end is None and late.result.startswith("info")
+    assert late.row == 1 and late.end is None and late.result == "never returned"
 
 
 def test_many_unfinished_operations_are_capped_with_a_note() -> None:
@@ -146,6 +146,16 @@ def test_many_unfinished_operations_are_capped_with_a_note() -> None:
     assert max(cell_len(line) for line in lines) <= 100
     assert any("more overlapping operation(s) not drawn" in line for line in lines)
     assert "more overlapping operation(s) not drawn" in render_page(doc)
+
+
+def test_hang_highlights_the_operation_that_never_returns() -> None:
+    doc = load(COUNTER)
+    doc.update(kind="deadlock", property="deadlock", explanation=None,
+               message="hang: T1 in increment() can never finish (T1 waits for Lock#1)")
+    doc["history"][1].update(ret=None, status="info")
+    tl = show.timeline(doc)
+    assert tl.stuck is not None and (tl.stuck.lane, tl.stuck.end, tl.stuck.result) == ("T1", None, "never returned")
+    assert tl.headline == "violation of deadlock, found by the threads engine"
 
 
 def test_clean_escapes_control_characters() -> None:

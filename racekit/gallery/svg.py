@@ -50,7 +50,7 @@ class Dot:
     cx: float
     cy: float
     title: str
-    cls: str  # "step" | "step failing"
+    cls: str  # "step" | "step failing" | "step fault"
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def layout(tl: Timeline) -> Svg:
             where = f" @ {s.where}" if s.where else ""
             src = f" | {s.source}" if s.source else ""
             dots.append(Dot(cx=cx, cy=y + h - DOTS_H / 2, title=f"step {s.step}: {s.what}{where}{src}",
-                            cls="step failing" if s is last else "step"))
+                            cls="step failing" if s is last else "step fault" if s.fault else "step"))
             if s.preemption or s.switch:
                 mx, my = x(s.step) + 1, y + 2
                 points = f"{mx - 5:.1f},{my:.1f} {mx + 5:.1f},{my:.1f} {mx:.1f},{my + 8:.1f}"
