@@ -30,7 +30,7 @@ from racekit.sim.explore import (
     explore_hypothesis,
     explore_random,
 )
-from racekit.sim.machine import Property, SimMachine, linearizable
+from racekit.sim.machine import Property, SimMachine, linearizable, make_scenario_json
 from racekit.sim.net import Message, Network
 from racekit.sim.node import Node, NodeContext, Reply, Request
 from racekit.sim.result import Note, RunResult, Violation
@@ -67,4 +67,5 @@ __all__ = [
     "explore_hypothesis",
     "explore_random",
     "linearizable",
+    "make_scenario_json",
 ]

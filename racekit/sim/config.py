@@ -76,6 +76,9 @@ class WorldConfig:
     offsets: tuple[tuple[str, int], ...] = ()
     initial_drift: tuple[tuple[str, int], ...] = ()
     torn_writes: bool = False
+    # crashable / skewable / partitionable: which nodes those faults may hit
+    # (None = all).  "isolate n" cuts n from every node; one-way cuts are
+    # between partitionable nodes.
     fault_options: int = 4
     seed: int = 0
 

@@ -34,6 +34,7 @@ from racekit.errors import ReplayDivergence
 from racekit.history import History
 from racekit.sched.chooser import Chooser, RecordingChooser, ReplayChooser
 from racekit.sim.choosers import Draw, LenientReplayChooser, MinimalDraw
+from racekit.sim.config import ClientScript, WorldConfig
 from racekit.sim.explore import (
     ExploreReport,
     Found,
@@ -42,6 +43,7 @@ from racekit.sim.explore import (
     explore_random,
 )
 from racekit.sim.minimize import minimize, normalize, size
+from racekit.sim.node import Node
 from racekit.sim.result import RunResult, Violation
 from racekit.sim.world import Check, World
 from racekit.spec import Spec
@@ -89,6 +91,13 @@ def linearizable(
     return Property(name, check, when="end", kind="linearizability")
 
 
+def make_scenario_json(
+    config: WorldConfig, clients: Sequence[ClientScript] = (), **params: Any
+) -> dict[str, Any]:
+    """The standard scenario shape: ``{"world": ..., "clients": [...], "params": {...}}``."""
+    return {"world": config.to_json(), "clients": [c.to_json() for c in clients], "params": dict(params)}
+
+
 class SimMachine:
     """Base of every simulated system's ``Machine`` (Engine protocol)."""
 
@@ -108,7 +117,14 @@ class SimMachine:
 
     @classmethod
     def build_world(cls, variant: Variant, scenario: dict[str, Any]) -> World:
-        raise NotImplementedError(f"{cls.__name__} must define build_world(variant, scenario)")
+        """Default: a standard scenario (see :func:`make_scenario_json`) and ``node_factory``."""
+        config = WorldConfig.from_json(scenario["world"])
+        clients = [ClientScript.from_json(c) for c in scenario.get("clients", [])]
+        return World(config, cls.node_factory(variant, scenario), clients)
+
+    @classmethod
+    def node_factory(cls, variant: Variant, scenario: dict[str, Any]) -> Callable[[str], Node]:
+        raise NotImplementedError(f"{cls.__name__} must define node_factory or build_world")
 
     @classmethod
     def properties(cls, variant: Variant) -> list[Property]:

@@ -3,8 +3,8 @@
 Hypothesis shrinks its own draw buffer, which is not quite our choice list
 (fault gates, draws past the end).  This pass works on the recorded choices
 directly and keeps a change only if the same property still fails:
-zero a choice (one fault or reorder fewer), delete a block of choices,
-lower a value.  Size is ``(non-zero choices, their sum, length)``, the
+zero a choice (one fault or reorder fewer; also with the size choice that
+followed it), delete a block of choices, lower a value.  Size is ``(non-zero choices, their sum, length)``, the
 measure the chooser encoding is designed for.
 """
 
@@ -48,8 +48,15 @@ def minimize(choices: list[int], replay: Replayer, budget: int = 300) -> tuple[l
     while improved and used < budget:
         improved = False
         for i in range(len(best) - 1, -1, -1):  # zero, from the end
-            if i < len(best) and best[i] and attempt(best[:i] + [0] + best[i + 1 :]):
-                improved = True
+            if i >= len(best) or not best[i]:
+                continue
+            # a fault often carries a size choice right after it (downtime,
+            # jump): removing the fault removes that choice point too, so
+            # also try dropping the next one or two entries with it
+            for tail in (0, 1, 2):
+                if attempt(best[:i] + [0] + best[i + 1 + tail :]):
+                    improved = True
+                    break
         block = max(1, len(best) // 2)
         while block >= 1 and used < budget:  # delete blocks, halving
             i = 0

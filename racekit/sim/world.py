@@ -281,9 +281,8 @@ class World:
         elif kind == "crash":
             self._crash(str(fault[1]), chooser)
         elif kind in ("isolate", "cut"):
-            if kind == "isolate":
-                nodes = cfg.partitionable if cfg.partitionable is not None else self.node_ids
-                part = self.network.isolate(str(fault[1]), nodes)
+            if kind == "isolate":  # cut from every other node, not only partitionable ones
+                part = self.network.isolate(str(fault[1]), self.node_ids)
             else:
                 part = self.network.one_way(str(fault[1]), str(fault[2]))
             duration = self._pick(cfg.partition_duration, "partition")
