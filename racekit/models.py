@@ -356,7 +356,10 @@ class MapSpec(Spec):
 
 
 class CounterSpec(Spec):
-    """``inc()``, ``add(n)``, ``get() -> int``, ``inc_get() -> new value``."""
+    """``inc()``, ``add(n)``, ``get() -> int``, ``inc_get() -> new value``.
+
+    ``read`` is another name for ``get`` (Jepsen's counter workload).
+    """
 
     name: ClassVar[str] = "counter"
 
@@ -367,7 +370,7 @@ class CounterSpec(Spec):
         return self.initial
 
     def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
-        if name == "get":
+        if name in ("get", "read"):
             return state, state
         if name == "inc":
             return counter_add(state, 1), None
@@ -379,7 +382,7 @@ class CounterSpec(Spec):
         raise _unknown(self, name)
 
     def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
-        return name == "get" or (name == "add" and args[0] == 0)
+        return name in ("get", "read") or (name == "add" and args[0] == 0)
 
 
 class QueueSpec(Spec):

@@ -70,3 +70,40 @@ def brute_force(history: History | Sequence[Operation], spec: Spec, fail_is_resu
                 if is_legal(order, spec):
                     return True
     return False
+
+
+def check_explanation(history: History, spec: Spec, result: Any) -> None:
+    """Replay a violation's explanation: legal, precedence-closed prefixes; the stuck op does not fit."""
+    ops = relevant_ops(history, spec)
+    by_id = {o.id: o for o in ops}
+    key = result.partition
+    part = [o for o in ops if spec.partition_key(o.name, o.args) == key]
+    assert result.longest_prefixes, "a violation needs at least one (maybe empty) prefix"
+    assert result.message and "\n" not in result.message
+    for prefix in result.longest_prefixes:
+        order = [by_id[i] for i in prefix]
+        assert len(set(prefix)) == len(prefix)
+        assert all(spec.partition_key(o.name, o.args) == key for o in order)
+        assert respects_real_time(order)
+        worlds = replay(order, spec)
+        assert worlds, f"prefix {prefix} is not a legal run of the spec"
+        chosen = set(prefix)
+        for o in order:  # closed under real-time precedence
+            assert all(q.id in chosen for q in part if must_precede(q, o)), f"prefix {prefix} is not closed"
+    stuck = by_id[result.stuck_op]
+    assert stuck.status != "info" and stuck.id not in result.longest_prefixes[0]
+    assert spec.partition_key(stuck.name, stuck.args) == key
+    first = [by_id[i] for i in result.longest_prefixes[0]]
+    assert not replay([*first, stuck], spec), "the stuck op fits after the longest prefix"
+
+
+def check_witness(history: History, spec: Spec, result: Any) -> None:
+    """Replay a linearizable result's witness: legal orders covering every completed op."""
+    ops = relevant_ops(history, spec)
+    by_id = {o.id: o for o in ops}
+    placed: set[int] = set()
+    for order_ids in result.witness:
+        order = [by_id[i] for i in order_ids]
+        assert respects_real_time(order) and replay(order, spec)
+        placed.update(order_ids)
+    assert {o.id for o in ops if o.status != "info"} <= placed

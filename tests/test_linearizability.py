@@ -11,8 +11,14 @@ the stuck op must not fit after the first of them.
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +38,10 @@ from racekit.models import (
     QueueSpec,
     RegisterSpec,
     SetSpec,
+    queue_dequeue,
 )
 from racekit.spec import BLOCKED, Outcomes, Spec
-from tests.brute_force import brute_force, must_precede, relevant_ops, replay, respects_real_time
+from tests.brute_force import brute_force, check_explanation, check_witness
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 
@@ -160,8 +167,8 @@ def test_nondeterministic_spec() -> None:
 
 
 def test_timeout_gives_unknown() -> None:
-    # 14 concurrent adds and a read nobody can explain: the search has to try every order
-    h = History([op(i, "add", (2**i,), 0, 100) for i in range(14)] + [op(14, "get", (), 101, 102, -1)])
+    # 20 concurrent adds and a read nobody can explain: 2**20 states to exhaust
+    h = History([op(i, "add", (2**i,), 0, 100) for i in range(20)] + [op(20, "get", (), 101, 102, -1)])
     result = check(h, CounterSpec(), timeout=0.05)
     assert result.verdict == "unknown"
     assert result.seconds < 2
@@ -243,7 +250,7 @@ def test_phantom_value_is_a_violation_with_an_explanation() -> None:
     assert result.verdict == "violation"
     assert result.stuck_op == 31
     assert result.message.startswith("read() returned 9 but after the longest linearizable prefix")
-    _check_explanation(History(ops), RegisterSpec(None), result)
+    check_explanation(History(ops), RegisterSpec(None), result)
 
 
 # ---------------------------------------------------------------------------
@@ -421,42 +428,6 @@ def executions(draw: Draw, case: Case, max_ops: int = 6) -> History:
     return History(ops)
 
 
-def _check_explanation(history: History, spec: Spec, result: Any) -> None:
-    """Replay the checker's explanation independently."""
-    ops = relevant_ops(history, spec)
-    by_id = {o.id: o for o in ops}
-    key = result.partition
-    part = [o for o in ops if spec.partition_key(o.name, o.args) == key]
-    assert result.longest_prefixes, "a violation needs at least one (maybe empty) prefix"
-    assert result.message and "\n" not in result.message
-    for prefix in result.longest_prefixes:
-        order = [by_id[i] for i in prefix]
-        assert len(set(prefix)) == len(prefix)
-        assert all(spec.partition_key(o.name, o.args) == key for o in order)
-        assert respects_real_time(order)
-        worlds = replay(order, spec)
-        assert worlds, f"prefix {prefix} is not a legal run of the spec"
-        chosen = set(prefix)
-        for o in order:  # closed under real-time precedence
-            assert all(q.id in chosen for q in part if must_precede(q, o)), f"prefix {prefix} is not closed"
-    stuck = by_id[result.stuck_op]
-    assert stuck.status != "info" and stuck.id not in result.longest_prefixes[0]
-    assert spec.partition_key(stuck.name, stuck.args) == key
-    first = [by_id[i] for i in result.longest_prefixes[0]]
-    assert not replay([*first, stuck], spec), "the stuck op fits after the longest prefix"
-
-
-def _check_witness(history: History, spec: Spec, result: Any) -> None:
-    ops = relevant_ops(history, spec)
-    by_id = {o.id: o for o in ops}
-    placed: set[int] = set()
-    for order_ids in result.witness:
-        order = [by_id[i] for i in order_ids]
-        assert respects_real_time(order) and replay(order, spec)
-        placed.update(order_ids)
-    assert {o.id for o in ops if o.status != "info"} <= placed
-
-
 def _differential(case: Case, history: History) -> None:
     spec = case.make()
     expected = brute_force(history, spec)
@@ -465,9 +436,9 @@ def _differential(case: Case, history: History) -> None:
     assert result.verdict == verdict, f"{case.name}: checker says {result.verdict}, brute force {verdict}"
     assert check(history, spec, prune=False).verdict == verdict
     if expected:
-        _check_witness(history, spec, result)
+        check_witness(history, spec, result)
     else:
-        _check_explanation(history, spec, result)
+        check_explanation(history, spec, result)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -483,3 +454,35 @@ def test_agrees_with_brute_force(case: Case, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_agrees_with_brute_force_deep(case: Case, data: st.DataObject) -> None:
     _differential(case, data.draw(executions(case, max_ops=7)))
+
+
+# ---------------------------------------------------------------------------
+# CrossHair: the models' pure step functions against their PEP 316 contracts
+# ---------------------------------------------------------------------------
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def _crosshair(*targets: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    if importlib.util.find_spec("crosshair") is None:
+        pytest.skip("crosshair-tool is not installed")
+    env = {**os.environ, "PYTHONPATH": f"{_REPO}{os.pathsep}{cwd}"}
+    cmd = [sys.executable, "-m", "crosshair", "check", "--analysis_kind=PEP316", "--per_condition_timeout=1"]
+    return subprocess.run([*cmd, *targets], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.crosshair
+def test_model_contracts_hold() -> None:
+    targets = ["racekit.models.queue_dequeue", "racekit.models.mutex_step", "racekit.models.counter_add"]
+    done = _crosshair(*targets, cwd=_REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.crosshair
+def test_crosshair_catches_a_broken_step(tmp_path: Path) -> None:
+    """Negative control: the same contract on a dequeue that skips an item fails."""
+    source = inspect.getsource(queue_dequeue).replace("return items[1:], items[0]", "return items[2:], items[0]")
+    (tmp_path / "broken_queue.py").write_text(source)
+    done = _crosshair("broken_queue", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "queue_dequeue" in done.stdout and "error" in done.stdout
