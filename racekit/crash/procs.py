@@ -1,0 +1,410 @@
+"""Real processes: start them, talk to them, kill them, and account for all of them.
+
+Every process the crash harness starts gets its own session (``setsid``), so
+its process group holds it and anything it starts (a web server's workers);
+a kill is ``killpg(pgid, SIGKILL)`` and reaps the leader with a timeout.
+:func:`survivors` scans ``/proc`` for anything still alive in those groups:
+the tests use it to prove a run leaves no process behind.
+
+Nothing here waits without a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from racekit.errors import RacekitError
+
+SPAWN_TIMEOUT = 30.0  # a worker must say "ready" within this (cold imports on a loaded CI box)
+
+
+class HarnessError(RacekitError):
+    """A worker or service misbehaved in a way the harness cannot interpret."""
+
+
+# --------------------------------------------------------------------------
+# Accounting
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, pgid) of a live process, None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return fields[0], int(fields[2])
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as dead)."""
+    st = _stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def survivors(groups: Sequence[int]) -> list[int]:
+    """Live processes in any of the process groups ``groups``."""
+    wanted = set(groups)
+    if not wanted:
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st is not None and st[1] in wanted and st[0] not in ("Z", "X"):
+                found.append(int(entry))
+    return sorted(found)
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def wait_gone(groups: Sequence[int], timeout: float) -> list[int]:
+    """Wait until no process of ``groups`` is alive; return those still alive."""
+    deadline = time.monotonic() + timeout
+    left = survivors(groups)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.01)
+        left = survivors(groups)
+    return left
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str = "racekit-") -> Iterator[Path]:
+    """A temporary directory, on tmpfs when there is one, removed afterwards.
+
+    Process kills test crash consistency, not power loss, so the page cache
+    is as durable as a disk here and tmpfs keeps fsync cheap.
+    """
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _site_dirs() -> list[str]:
+    import site
+
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def child_env(root: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a worker: importable catalogue, unbuffered output.
+
+    Workers start with ``python -S`` (no ``site`` processing: ~20 ms less per
+    process, and a crash run starts many), so the site-packages directories
+    are passed explicitly.
+    """
+    env = dict(os.environ)
+    paths = [str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p] + _site_dirs()
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("RACEKIT_CRASH_CONTROL", None)
+    env.update(extra or {})
+    return env
+
+
+# --------------------------------------------------------------------------
+# One harness worker (see racekit.crash.worker)
+
+
+class WorkerProcess:
+    """A ``racekit/crash/worker.py`` process: JSON commands in, JSON events out."""
+
+    def __init__(self, root: Path, log: IO[bytes], env: Mapping[str, str] | None = None) -> None:
+        r, w = os.pipe()
+        try:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-S", str(Path(__file__).with_name("worker.py")), str(w)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                pass_fds=(w,),
+                cwd=str(root),
+                env=child_env(root, env),
+                start_new_session=True,
+            )
+        finally:
+            os.close(w)
+        self.pid = self.popen.pid
+        self._fd = r
+        self._buf = b""
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(r, selectors.EVENT_READ)
+        self.ready = False
+        self.dead = False
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def send(self, obj: Mapping[str, Any]) -> None:
+        assert self.popen.stdin is not None
+        try:
+            self.popen.stdin.write(json.dumps(obj, sort_keys=True).encode() + b"\n")
+            self.popen.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died; the next recv sees EOF
+
+    def _line(self) -> dict[str, Any] | None:
+        nl = self._buf.find(b"\n")
+        if nl < 0:
+            return None
+        line, self._buf = self._buf[:nl], self._buf[nl + 1 :]
+        msg: dict[str, Any] = json.loads(line)
+        return msg
+
+    def poll(self) -> dict[str, Any] | None:
+        """An event if one is already buffered or readable without waiting."""
+        try:
+            return self.recv(0.0)
+        except TimeoutError:
+            return None
+
+    def recv(self, timeout: float) -> dict[str, Any]:
+        """The next event; ``{"ev": "eof"}`` once the process is gone.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds without a whole line.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._line()
+            if msg is not None:
+                return msg
+            if self.dead:
+                return {"ev": "eof"}
+            left = deadline - time.monotonic()
+            if not self._sel.select(max(left, 0.0)):
+                raise TimeoutError(f"worker {self.pid} sent nothing for {timeout:.1f} s")
+            chunk = os.read(self._fd, 1 << 16)
+            if not chunk:
+                self.dead = True
+            self._buf += chunk
+
+    def wait_ready(self, timeout: float = SPAWN_TIMEOUT) -> None:
+        if self.ready:
+            return
+        msg = self.recv(timeout)
+        if msg.get("ev") != "ready":
+            raise HarnessError(f"worker {self.pid} did not start: {msg}")
+        self.ready = True
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the process group and reap the leader."""
+        kill_group(self.pid)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:  # pragma: no cover - the kernel did not deliver SIGKILL
+            raise HarnessError(f"worker {self.pid} survived SIGKILL for {timeout} s") from None
+        self._close_fds()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Ask it to leave; kill it if it does not within ``timeout``."""
+        if self.popen.poll() is None:
+            self.send({"op": "exit"})
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout)
+        kill_group(self.pid)  # anything it started goes too
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        self.dead = True
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.unregister(self._fd)
+        self._sel.close()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        if self.popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
+
+
+class WorkerPool:
+    """Warm worker processes, reused until killed.
+
+    Starting a Python process costs tens of milliseconds of CPU; a crash run
+    kills one or two workers, not all of them, so the survivors go back to
+    the pool and a spare is started in the background after each kill.
+    ``close`` ends every process it ever started and checks none is left.
+    """
+
+    def __init__(self, root: Path, log_path: Path, spares: int = 1, env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.log_path = log_path
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
+        self.spares = spares
+        self.env = dict(env or {})
+        self.idle: list[WorkerProcess] = []
+        self.busy: list[WorkerProcess] = []
+        self.groups: list[int] = []
+        self.started = 0
+        self.closed = False
+
+    def _spawn(self) -> WorkerProcess:
+        w = WorkerProcess(self.root, self.log, self.env)
+        self.groups.append(w.pid)
+        self.started += 1
+        return w
+
+    def top_up(self) -> None:
+        while len(self.idle) < self.spares:
+            self.idle.append(self._spawn())
+
+    def acquire(self) -> WorkerProcess:
+        if self.closed:
+            raise HarnessError("worker pool is closed")
+        w = self.idle.pop(0) if self.idle else self._spawn()
+        try:
+            w.wait_ready()
+        except (TimeoutError, HarnessError) as exc:
+            w.kill()
+            raise HarnessError(f"{exc}; worker log: {self.log_tail()}") from None
+        self.busy.append(w)
+        return w
+
+    def release(self, w: WorkerProcess) -> None:
+        self.busy.remove(w)
+        self.idle.append(w)
+
+    def discard(self, w: WorkerProcess) -> None:
+        """Kill ``w`` (if it still runs) and forget it."""
+        w.kill()
+        if w in self.busy:
+            self.busy.remove(w)
+        if w in self.idle:
+            self.idle.remove(w)
+
+    def log_tail(self, n: int = 2000) -> str:
+        self.log.flush()
+        try:
+            return self.log_path.read_bytes()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> list[int]:
+        """End every worker; return the pids still alive afterwards (should be none)."""
+        if self.closed:
+            return []
+        self.closed = True
+        for w in self.busy + self.idle:
+            w.close()
+        self.busy, self.idle = [], []
+        self.log.close()
+        return wait_gone(self.groups, 5.0)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        left = self.close()
+        if left:
+            for pid in left:
+                kill_group(pid)
+            raise HarnessError(f"processes left behind after closing the pool: {left}")
+
+
+# --------------------------------------------------------------------------
+# A long-running service (a web server with its own workers)
+
+
+class Service:
+    """A command run in its own session, started and stopped within time bounds.
+
+    ``ready()`` is polled until it returns True (``start_timeout``); ``stop``
+    sends SIGTERM to the whole group, then SIGKILL after ``stop_timeout``,
+    and checks that nothing in the group survived.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        log: Path,
+        ready: Callable[[], bool],
+        start_timeout: float = 30.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.env = dict(env)
+        self.log_path = log
+        self.ready = ready
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pgid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def start(self) -> Service:
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv, cwd=str(self.cwd), env=self.env, stdout=log, stderr=log,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise HarnessError(f"{self.argv[0]} exited with {self.popen.returncode}: {self.log_tail()}")
+            try:
+                if self.ready():
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise HarnessError(f"{self.argv[0]} not ready within {self.start_timeout} s: {self.log_tail()}")
+
+    def members(self) -> list[int]:
+        """Live processes of the service (the leader and its children)."""
+        return survivors([self.pgid]) if self.popen is not None else []
+
+    def stop(self) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pgid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(self.stop_timeout)
+        kill_group(self.pgid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(self.stop_timeout)
+        left = wait_gone([self.pgid], self.stop_timeout)
+        if left:
+            raise HarnessError(f"service processes survived stop: {left}")
+
+    def log_tail(self, n: int = 3000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self) -> Service:
+        return self.start() if self.popen is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,415 @@
+"""One crash run: real worker processes, a chooser, kills, recovery, checks.
+
+A system's test supplies a :class:`Driver` (parent side): it sets up the
+database, submits :class:`Task` s (a function to call in a worker process),
+reacts when a task finishes, reports, dies or fails (retry, recover,
+restart), and checks the durable state (``finish``, or at any callback, by
+raising :class:`Violation`).
+
+**The core loop** (:meth:`Run._step_loop`, step mode).  Every worker stops
+at each of its points and waits.  At each step the loop asks the chooser
+which stopped task goes next (``kind="proc"``; option 0 = the one that ran
+last, so a schedule without preemptions is all zeros) and, when that task
+stands on a crash point and the kill budget allows, whether to SIGKILL it
+there (``kind="kill"``; 0 = no).  The chosen task then runs, alone, to its
+next point.  Nothing else is nondeterministic, so the same scenario and
+choices give the same run and the same trace, and the choice list is the
+whole counterexample.
+
+**Free mode** (:meth:`Run._free_loop`): tasks run concurrently at full
+speed; the chooser picks, per task, a delay after which the parent kills it
+(a kill "at a random instant").  Used for volume (hundreds of random
+kills); its failures are re-found in step mode to get a replayable
+schedule.
+
+Bounds: every wait on a worker has a timeout (``step_timeout``), a run has a
+step limit and a wall-clock limit, and the pool of processes is closed by
+whoever owns it (see :class:`racekit.crash.session.Session`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from racekit.crash.procs import HarnessError, WorkerPool, WorkerProcess
+from racekit.history import HistoryRecorder
+from racekit.sched.chooser import Chooser
+
+Mode = Literal["step", "free"]
+FREE_DELAYS_MS = (0, 1, 2, 3, 5, 8, 13, 21, 34)  # option 0 of the delay choice means "no kill"
+
+
+class Violation(Exception):
+    """A property does not hold: raised by a driver's checks."""
+
+    def __init__(self, property: str, message: str, kind: str = "invariant") -> None:
+        super().__init__(message)
+        self.property = property
+        self.message = message
+        self.kind = kind
+
+
+@dataclass
+class Task:
+    """One call ``target(**args)`` in a worker process, shown in lane ``name``."""
+
+    id: int
+    name: str
+    target: str
+    args: dict[str, Any]
+    label: str
+    state: str = "new"  # new / at / busy / done / killed / failed
+    point: tuple[str, int, bool] | None = None  # (point, hit, is-crash-point)
+    proc: WorkerProcess | None = None
+    result: Any = None
+    error: str = ""
+    kill_deadline: float | None = None  # free mode
+    meta: dict[str, Any] = field(default_factory=dict)  # the driver's own bookkeeping
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "killed", "failed")
+
+
+class Driver:
+    """Parent-side logic of one run.  Override what the system needs."""
+
+    def start(self, run: Run) -> None:
+        """Set up the durable state and submit the first tasks."""
+
+    def on_report(self, run: Run, task: Task, data: Any) -> None:
+        """``report(data)`` was called in ``task``."""
+
+    def on_done(self, run: Run, task: Task, result: Any) -> None:
+        """``task`` returned ``result``."""
+
+    def on_killed(self, run: Run, task: Task) -> None:
+        """``task``'s process was killed (by the harness).  Restart, recover, retry."""
+
+    def on_error(self, run: Run, task: Task, error: str) -> None:
+        """``task`` raised.  By default that is a failure of the run."""
+        raise Violation("no-exception", f"{task.name}: {task.label} raised {error}", kind="exception")
+
+    def finish(self, run: Run) -> None:
+        """Every task has finished: check the final state (raise :class:`Violation`)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for the Outcome (``requests``, ``operations``)."""
+        return {}
+
+
+@dataclass
+class RunResult:
+    failed: bool
+    kind: str | None = None
+    property: str | None = None
+    message: str = ""
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] | None = None
+    kills: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class Run:
+    """One execution of a driver under a chooser.  Use :meth:`execute` once."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        chooser: Chooser,
+        pool: WorkerPool,
+        workdir: Path,
+        *,
+        mode: Mode = "step",
+        max_kills: int = 1,
+        max_steps: int = 2_000,
+        step_timeout: float = 15.0,
+        time_limit: float = 120.0,
+    ) -> None:
+        self.driver = driver
+        self.chooser = chooser
+        self.pool = pool
+        self.workdir = workdir
+        self.mode = mode
+        self.max_kills = max_kills
+        self.max_steps = max_steps
+        self.step_timeout = step_timeout
+        self.time_limit = time_limit
+        self.tasks: list[Task] = []
+        self.trace: list[dict[str, Any]] = []
+        self.recorder = HistoryRecorder()
+        self.kills = 0
+        self.steps = 0
+        self.current: Task | None = None
+        self._deadline = 0.0
+
+    # ------------------------------------------------------------ for drivers
+    def submit(self, name: str, target: str, args: dict[str, Any] | None = None, label: str = "") -> Task:
+        """Queue ``target(**args)`` to run in a worker process, in lane ``name``."""
+        task = Task(len(self.tasks), name, target, dict(args or {}), label or target.rpartition(":")[2])
+        self.tasks.append(task)
+        return task
+
+    def note(self, name: str, what: str, where: str = "") -> None:
+        """A trace row: lane ``name`` did ``what``; ``where`` is ``file:line`` or a detail."""
+        self.trace.append({"step": len(self.trace), "name": name, "what": what, "where": where})
+
+    def invoke(self, process: str, op: str, args: Sequence[Any] = ()) -> int:
+        """Start a client operation in the history (and the trace)."""
+        call = f"{op}({', '.join(repr(a) for a in args)})"
+        self.note(process, f"invoke {call}")
+        return self.recorder.invoke(process, op, tuple(args), at=len(self.trace) - 1)
+
+    def ok(self, op_id: int, process: str, result: Any = None) -> None:
+        self.note(process, f"return {result!r}")
+        self.recorder.ok(op_id, result, at=len(self.trace) - 1)
+
+    def fail(self, op_id: int, process: str, result: Any = None) -> None:
+        self.note(process, f"return fail {result!r}")
+        self.recorder.fail(op_id, result, at=len(self.trace) - 1)
+
+    def info(self, op_id: int, process: str, why: str = "no answer") -> None:
+        self.note(process, f"return unknown ({why})")
+        self.recorder.info(op_id, at=len(self.trace) - 1)
+
+    @property
+    def stepping(self) -> bool:
+        return self.mode == "step"
+
+    # --------------------------------------------------------------- the run
+    def execute(self) -> RunResult:
+        started = time.monotonic()
+        self._deadline = started + self.time_limit
+        result = RunResult(False)
+        try:
+            self.driver.start(self)
+            if self.mode == "step":
+                self._step_loop()
+            else:
+                self._free_loop()
+            self.driver.finish(self)
+        except Violation as v:
+            result = RunResult(True, v.kind, v.property, v.message)
+            self.note("check", f"VIOLATION {v.property}", v.message)
+        finally:
+            self._abandon()
+        result.trace = self.trace
+        result.history = self.recorder.history().to_json()
+        result.kills = self.kills
+        result.steps = self.steps
+        result.seconds = time.monotonic() - started
+        result.stats = {"kills": self.kills, "steps": self.steps, **self.driver.stats()}
+        return result
+
+    def _abandon(self) -> None:
+        """After a violation or an error: processes still inside a task are killed."""
+        for task in self.tasks:
+            if task.proc is not None and not task.finished:
+                self.pool.discard(task.proc)
+                task.proc = None
+
+    def _check_bounds(self) -> None:
+        if self.steps >= self.max_steps:
+            raise Violation("bounded-time", f"no end after {self.steps} steps (livelock?)", kind="livelock")
+        if time.monotonic() > self._deadline:
+            raise Violation("bounded-time", f"run exceeded {self.time_limit} s", kind="timeout")
+
+    # ---------------------------------------------------------- step mode
+    def _step_loop(self) -> None:
+        """THE loop: pick a stopped task, maybe kill it, else run it to its next point."""
+        while True:
+            self._check_bounds()
+            ready = [t for t in self.tasks if t.state in ("new", "at")]
+            if not ready:
+                waiting = [t for t in self.tasks if t.state == "busy"]
+                if waiting:
+                    names = ", ".join(f"{t.name} at {t.point[0] if t.point else '?'}" for t in waiting)
+                    raise Violation("no-deadlock", f"every live task waits for another: {names}", kind="deadlock")
+                return
+            if self.current in ready:
+                ready.remove(self.current)
+                ready.insert(0, self.current)
+            options: list[Hashable] = [t.name for t in ready]
+            task = ready[self.chooser.choose(options, "proc")]
+            if (
+                task.state == "at"
+                and task.point is not None
+                and task.point[2]
+                and self.kills < self.max_kills
+                and self.chooser.choose(("go", "kill"), "kill") == 1
+            ):
+                self._kill(task)
+                continue
+            self._advance(task)
+
+    def _advance(self, task: Task) -> None:
+        self.steps += 1
+        self.current = task
+        if task.state == "new":
+            self._start(task)
+        else:
+            assert task.proc is not None
+            task.proc.send({"op": "go"})
+        # whoever waited for progress may try again now
+        for other in self.tasks:
+            if other is not task and other.state == "busy":
+                other.state = "at"
+        self._pump(task)
+
+    def _start(self, task: Task, kill_at: Sequence[Any] | None = None) -> None:
+        task.proc = self.pool.acquire()
+        task.proc.send(
+            {"op": "run", "target": task.target, "args": task.args, "mode": self.mode, "kill_at": kill_at}
+        )
+        task.state = "running"
+        self.note(task.name, f"start {task.label}")
+
+    def _pump(self, task: Task) -> None:
+        """Handle ``task``'s events until it stops at a point, ends, or dies."""
+        assert task.proc is not None
+        while True:
+            try:
+                ev = task.proc.recv(self.step_timeout)
+            except TimeoutError:
+                raise Violation(
+                    "bounded-time",
+                    f"{task.name}: {task.label} did not reach its next point within {self.step_timeout} s "
+                    f"(blocked in the database while another worker is paused?)",
+                    kind="timeout",
+                ) from None
+            if self._handle(task, ev):
+                return
+
+    def _handle(self, task: Task, ev: dict[str, Any]) -> bool:
+        """Apply one event; True when the task stopped (point, end, death)."""
+        kind = ev.get("ev")
+        if kind == "point":
+            crash = bool(ev.get("crash"))
+            task.point = (str(ev["name"]), int(ev["hit"]), crash)
+            what = f"{'crashpoint' if crash else 'pausepoint'} {ev['name']} #{ev['hit']}"
+            if ev.get("busy"):
+                what += " (busy: waits for another worker)"
+            self.note(task.name, what, str(ev.get("where", "")))
+            if ev.get("dying"):
+                task.meta["dying"] = True
+                return False  # free mode: it kills itself right after saying so
+            task.state = "busy" if ev.get("busy") else "at"
+            return True
+        if kind == "report":
+            self.driver.on_report(self, task, ev.get("data"))
+            return False
+        if kind == "done":
+            task.state = "done"
+            task.result = ev.get("result")
+            self._release(task)
+            self.note(task.name, f"done {task.label}", _short(task.result))
+            self.driver.on_done(self, task, task.result)
+            return True
+        if kind == "error":
+            task.state = "failed"
+            task.error = str(ev.get("error"))
+            self._release(task)
+            self.note(task.name, f"raised {task.error}")
+            self.driver.on_error(self, task, task.error)
+            return True
+        if kind == "eof":
+            if task.meta.get("dying"):
+                return self._died(task, f"at {task.point[0] if task.point else '?'} (its planned point)")
+            raise HarnessError(f"worker of {task.name} exited unexpectedly; log: {self.pool.log_tail()}")
+        raise HarnessError(f"unknown event from {task.name}: {ev}")
+
+    def _release(self, task: Task) -> None:
+        if task.proc is not None:
+            self.pool.release(task.proc)
+            task.proc = None
+
+    def _kill(self, task: Task) -> None:
+        assert task.proc is not None
+        self.pool.discard(task.proc)  # SIGKILL to its process group, reaped
+        self.pool.top_up()
+        task.proc = None
+        task.state = "killed"
+        self.kills += 1
+        where = f"at {task.point[0]} #{task.point[1]}" if task.point else "before its first point"
+        self.note(task.name, f"KILLED (SIGKILL) {where}", task.label)
+        self.driver.on_killed(self, task)
+
+    def _died(self, task: Task, why: str) -> bool:
+        assert task.proc is not None
+        self.pool.discard(task.proc)
+        task.proc = None
+        task.state = "killed"
+        self.kills += 1
+        self.note(task.name, f"KILLED (SIGKILL) {why}", task.label)
+        self.driver.on_killed(self, task)
+        return True
+
+    # ---------------------------------------------------------- free mode
+    def _free_loop(self) -> None:
+        """Everything runs at once; kills come after chosen delays."""
+        while True:
+            self._check_bounds()
+            for task in self.tasks:
+                if task.state == "new":
+                    delay = 0
+                    if self.kills < self.max_kills:
+                        delay = FREE_DELAYS_MS[self.chooser.choose(FREE_DELAYS_MS, "kill-delay")]
+                    self._start(task)
+                    self.steps += 1
+                    task.kill_deadline = time.monotonic() + delay / 1000 if delay else None
+            running = [t for t in self.tasks if t.state in ("running", "at", "busy")]
+            if not running:
+                return
+            now = time.monotonic()
+            due = [t for t in running if t.kill_deadline is not None and t.kill_deadline <= now]
+            for task in due:
+                if self.kills < self.max_kills:
+                    self._kill(task)
+                else:
+                    task.kill_deadline = None
+            if due:
+                continue
+            deadlines = [t.kill_deadline for t in running if t.kill_deadline is not None]
+            wait = min([self.step_timeout] + [max(0.0, d - now) for d in deadlines])
+            ev_task = self._wait_any(running, wait)
+            if ev_task is None and not deadlines:
+                raise Violation("bounded-time", f"no worker made progress for {self.step_timeout} s", kind="timeout")
+
+    def _wait_any(self, running: list[Task], timeout: float) -> Task | None:
+        import selectors
+
+        with selectors.DefaultSelector() as sel:
+            for t in running:
+                assert t.proc is not None
+                ev = t.proc.poll()
+                if ev is not None:
+                    self._free_event(t, ev)
+                    return t
+                sel.register(t.proc, selectors.EVENT_READ, t)
+            for key, _ in sel.select(timeout):
+                t = key.data
+                if t.proc is None:
+                    continue
+                ev = t.proc.poll()
+                if ev is not None:
+                    self._free_event(t, ev)
+                return t  # type: ignore[no-any-return]
+        return None
+
+    def _free_event(self, task: Task, ev: dict[str, Any]) -> None:
+        if ev.get("ev") == "point":
+            task.point = (str(ev["name"]), int(ev["hit"]), bool(ev.get("crash")))
+            self.note(task.name, f"passes {ev['name']} #{ev['hit']}", str(ev.get("where", "")))
+            return
+        self._handle(task, ev)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = "" if value is None else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

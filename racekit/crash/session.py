@@ -1,0 +1,63 @@
+"""A session: one pool of worker processes and one scratch directory for many runs.
+
+Opened around a search or a replay and closed at its end, which kills every
+worker it started, checks that no process of theirs survived, and removes
+the scratch directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from racekit.crash.procs import HarnessError, WorkerPool, kill_group, scratch_dir
+from racekit.crash.run import Driver, Mode, Run, RunResult
+from racekit.sched.chooser import Chooser
+
+
+class Session:
+    def __init__(self, root: Path, *, spares: int = 1, env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.spares = spares
+        self.env = dict(env or {})
+        self._stack = contextlib.ExitStack()
+        self.dir: Path | None = None
+        self.pool: WorkerPool | None = None
+        self.runs = 0
+        self.kills = 0
+
+    def __enter__(self) -> Session:
+        self.dir = self._stack.enter_context(scratch_dir("racekit-crash-"))
+        self.pool = WorkerPool(self.root, self.dir / "workers.log", spares=self.spares, env=self.env)
+        self.pool.top_up()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        left: list[int] = []
+        try:
+            if self.pool is not None:
+                left = self.pool.close()
+                for pid in left:
+                    kill_group(pid)
+        finally:
+            self._stack.close()
+        if left and et is None:
+            raise HarnessError(f"worker processes left behind: {left}")
+
+    def run(self, driver: Driver, chooser: Chooser, *, mode: Mode = "step", **limits: Any) -> RunResult:
+        """One run in a fresh work directory (removed afterwards)."""
+        if self.pool is None or self.dir is None:
+            raise HarnessError("Session used outside 'with'")
+        self.runs += 1
+        workdir = self.dir / f"run-{self.runs:05d}"
+        workdir.mkdir()
+        try:
+            result = Run(driver, chooser, self.pool, workdir, mode=mode, **limits).execute()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        self.kills += result.kills
+        return result

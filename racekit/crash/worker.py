@@ -1,0 +1,96 @@
+"""A harness worker process: ``python -S racekit/crash/worker.py EVENT_FD``.
+
+It reads commands (JSON lines) on stdin and writes events (JSON lines) to
+file descriptor ``EVENT_FD``; the system's own output goes to stdout/stderr,
+which the parent points at a log file.  Commands:
+
+* ``{"op": "run", "target": "systems.x:fn", "args": {...}, "mode": "step"|"free",
+  "kill_at": [point, hit] | null}`` - call ``fn(**args)`` with the matching
+  point channel installed; answer ``done`` (with the JSON-able return value)
+  or ``error``.  Between points the worker runs freely.
+* ``{"op": "go"}`` - continue from a point (step mode).
+* ``{"op": "exit"}`` - leave.
+
+A process serves any number of ``run`` commands one after another (the pool
+reuses processes that were not killed), so targets must keep no state in
+module globals.  Targets are resolved only under the packages the harness
+allows (``systems``, ``tests``, ``racekit.crash``): a name never comes from a
+counterexample file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":  # pragma: no cover - exercised in the worker processes
+    # Started as a script (see procs.WorkerProcess): register the racekit
+    # package without running racekit/__init__.py, which loads the thread
+    # scheduler (~80 ms per process, and a crash run starts many).  Submodules
+    # import normally; ``from racekit import explore`` is not available here.
+    import types
+
+    del sys.path[0]  # the script's own directory would shadow top-level names
+    _pkg = types.ModuleType("racekit")
+    _pkg.__path__ = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    sys.modules.setdefault("racekit", _pkg)
+
+import importlib  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from racekit.crash import point  # noqa: E402
+
+ALLOWED = ("systems.", "tests.", "racekit.crash.")
+
+
+def resolve(target: str) -> Callable[..., Any]:
+    module, _, attr = target.partition(":")
+    if not module.startswith(ALLOWED) or not attr:
+        raise ValueError(f"target {target!r} is not module:function under {', '.join(ALLOWED)}")
+    fn = getattr(importlib.import_module(module), attr)
+    if not callable(fn):
+        raise TypeError(f"target {target!r} is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+def serve(events_fd: int) -> None:
+    events = os.fdopen(events_fd, "wb", buffering=0)
+    wire = point._Wire(events, sys.stdin.buffer)
+    wire.send({"ev": "ready", "pid": os.getpid()})
+    while True:
+        cmd = wire.receive()
+        op = cmd.get("op")
+        if op == "exit":
+            return
+        if op != "run":
+            wire.send({"ev": "error", "error": f"unknown command {op!r}", "tb": ""})
+            continue
+        channel: point.Channel
+        if cmd.get("mode") == "free":
+            channel = point.FreeChannel(wire, cmd.get("kill_at"))
+        else:
+            channel = point.StepChannel(wire)
+        point.install(channel)
+        try:
+            result = resolve(str(cmd["target"]))(**cmd.get("args", {}))
+        except Exception as exc:
+            import traceback
+
+            wire.send({"ev": "error", "error": f"{type(exc).__name__}: {exc}", "tb": traceback.format_exc()})
+        else:
+            wire.send({"ev": "done", "result": result})
+        finally:
+            point.install(None)
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 2:
+        raise SystemExit("usage: python -S racekit/crash/worker.py EVENT_FD")
+    serve(int(argv[1]))
+
+
+if __name__ == "__main__":
+    main(sys.argv)

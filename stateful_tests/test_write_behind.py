@@ -1,0 +1,149 @@
+"""Write-behind cache under SIGKILL: the crash harness drives a real cache process.
+
+A scenario is a list of operations (``["put", k, v]``, ``["flush"]``; it
+ends with a flush).  The cache runs them in a worker process; the harness
+may kill it at any crash point (inside a put, a flush, a recovery), then
+restarts it: a recovery task, checks, and the remaining operations (the
+interrupted put is retried, as a client that got no ack would).
+
+Checked on the database file itself - what other programs would read:
+
+* right after every kill: no torn record; the rows are a prefix of the writes;
+* after every recovery and at the end: the same, and no acknowledged write lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from racekit.catalogue import Variant
+from racekit.crash.machine import CrashMachine, choice, ints
+from racekit.crash.run import Driver, Run, Task, Violation
+from racekit.testing import variant_tests
+from specs.write_behind import Write, lost, not_prefix, torn
+from systems import write_behind
+
+TARGET = "systems.write_behind"
+
+
+class WriteBehindDriver(Driver):
+    def __init__(self, variant: str, ops: list[list[Any]]) -> None:
+        self.variant = variant
+        self.ops = [list(op) for op in ops]
+        self.writes: dict[int, Write] = {}
+        self.next_op = 0
+        self.inflight: tuple[int, int] | None = None  # (seq, history op id)
+        self.db = self.log = ""
+
+    def start(self, run: Run) -> None:
+        self.db = str(run.workdir / "kv.db")
+        self.log = str(run.workdir / "kv.log")
+        write_behind.create_db(self.db)
+        self._serve(run)
+
+    def _serve(self, run: Run) -> None:
+        args = {"db": self.db, "log": self.log, "variant": self.variant, "ops": self.ops, "first": self.next_op}
+        run.submit("cache", f"{TARGET}:serve", args, label=f"serve ops {self.next_op}..{len(self.ops) - 1}")
+
+    def on_report(self, run: Run, task: Task, data: Any) -> None:
+        if "assign" in data:
+            seq = int(data["assign"])
+            self.writes[seq] = Write(seq, str(data["key"]), str(data["value"]), False)
+            self.inflight = (seq, run.invoke("client", "put", (data["key"], data["value"])))
+        elif "done" in data:
+            self.next_op = int(data["done"]) + 1
+            if "seq" in data and self.inflight is not None:
+                seq, op_id = self.inflight
+                self.writes[seq] = self.writes[seq]._replace(acked=True)
+                run.ok(op_id, "client", f"ack #{seq}")
+                self.inflight = None
+
+    def on_killed(self, run: Run, task: Task) -> None:
+        if self.inflight is not None:
+            run.info(self.inflight[1], "client", "no ack: the cache died")
+            self.inflight = None
+        self._check(run, "after the kill", lost_too=False)
+        run.submit("cache", f"{TARGET}:recover", {"db": self.db, "log": self.log, "variant": self.variant}, label="restart + recover")
+
+    def on_done(self, run: Run, task: Task, result: Any) -> None:
+        if task.target.endswith(":recover"):
+            self._check(run, f"after recovery (replayed {result})", lost_too=True)
+            if self.next_op < len(self.ops):
+                self._serve(run)
+
+    def finish(self, run: Run) -> None:
+        self._check(run, "at the end", lost_too=True)
+
+    def _rows(self) -> dict[str, tuple[str, int]]:
+        con = sqlite3.connect(self.db)
+        try:
+            return {k: (v, s) for k, v, s in con.execute("SELECT key, value, seq FROM kv")}
+        finally:
+            con.close()
+
+    def _check(self, run: Run, when: str, lost_too: bool) -> None:
+        rows = self._rows()
+        writes = sorted(self.writes.values())
+        run.note("check", f"database {when}", ", ".join(f"{k}={v}#{s}" for k, (v, s) in sorted(rows.items())) or "empty")
+        for prop, fn in (("no-torn-record", torn), ("prefix-of-acked-writes", not_prefix)):
+            why = fn(rows, writes)
+            if why:
+                raise Violation(prop, f"{when}: {why}")
+        if lost_too:
+            why = lost(rows, writes)
+            if why:
+                raise Violation("no-acked-write-lost", f"{when}: {why}")
+
+    def stats(self) -> dict[str, Any]:
+        return {"requests": sum(1 for op in self.ops if op[0] == "put")}
+
+
+def _with_final_flush(ops: list[list[Any]]) -> list[list[Any]]:
+    ops = [op for i, op in enumerate(ops) if op[0] == "put" or (i > 0 and ops[i - 1][0] == "put")]
+    return ops if ops and ops[-1] == ["flush"] else [*ops, ["flush"]]
+
+
+class Machine(CrashMachine):
+    system = write_behind.SYSTEM
+    max_kills = 2
+
+    @classmethod
+    def driver(cls, variant: Variant, scenario: Any) -> Driver:
+        return WriteBehindDriver(variant.name, scenario["ops"])
+
+    @classmethod
+    def ladder(cls, variant: Variant) -> list[Any]:
+        return [
+            {"ops": [["put", "a", "1"], ["flush"]]},
+            {"ops": [["put", "b", "1"], ["put", "a", "2"], ["flush"]]},
+            {"ops": [["put", "a", "1"], ["flush"], ["put", "a", "2"], ["put", "b", "3"], ["flush"]]},
+        ]
+
+    @classmethod
+    def draw_scenario(cls, draw: Any) -> Any:
+        ops: list[list[Any]] = []
+        for _ in range(draw(ints(1, 4))):
+            ops.append(["put", draw(choice(["a", "b", "c"])), str(draw(ints(1, 9)))])
+            if draw(ints(0, 2)) == 0:
+                ops.append(["flush"])
+        return {"ops": _with_final_flush(ops)}
+
+    @classmethod
+    def smaller(cls, scenario: Any) -> Iterator[Any]:
+        ops = scenario["ops"]
+        puts = [i for i, op in enumerate(ops) if op[0] == "put"]
+        if len(puts) > 1:
+            for i in puts:
+                yield {"ops": _with_final_flush(ops[:i] + ops[i + 1 :])}
+        for i, op in enumerate(ops[:-1]):
+            if op[0] == "flush":
+                yield {"ops": ops[:i] + ops[i + 1 :]}
+
+    @classmethod
+    def requests(cls, scenario: Any) -> int:
+        return sum(1 for op in scenario["ops"] if op[0] == "put")
+
+
+test_write_behind = variant_tests(Machine)
