@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -31,31 +32,39 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _group_alive(pgid: int) -> list[int]:
-    """Processes still in process group ``pgid``."""
-    alive = []
+def _ours(marker: str) -> list[int]:
+    """Live processes carrying ``marker`` in their environment: the browser we started
+    and every helper it forked, including those that left its process group
+    (Chromium's crash handler daemonizes with its own session)."""
+    needle = marker.encode()
+    pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            if needle not in (entry / "environ").read_bytes():
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(entry.name))
-    return alive
+        if state not in ("Z", "X"):
+            pids.append(int(entry.name))
+    return pids
 
 
 def chromium(args: list[str], profile: Path) -> str:
     """Run headless Chromium once; return its stdout.  Never leaves a process behind."""
     assert CHROMIUM is not None
+    marker = f"racekit-gallery-test-{uuid.uuid4().hex}"
     cmd = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-        "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", f"--user-data-dir={profile}", *args,
+        "--disable-dev-shm-usage", "--disable-breakpad", "--hide-scrollbars", "--mute-audio",
+        f"--user-data-dir={profile}", *args,
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    env = {**os.environ, "RACEKIT_BROWSER_RUN": marker}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=env)
     try:
         out, _ = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -65,10 +74,13 @@ def chromium(args: list[str], profile: Path) -> str:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while _group_alive(proc.pid) and time.monotonic() < deadline:  # SIGKILLed helpers exiting
-        time.sleep(0.05)
-    assert not _group_alive(proc.pid), "chromium processes left behind"
+        deadline = time.monotonic() + 10
+        while (left := _ours(marker)) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+    assert not _ours(marker), "chromium processes left behind"
     return out
 
 
