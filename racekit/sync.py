@@ -8,7 +8,12 @@ runs for real in benchmarks and production.
 
 Primitives hold only a handle (``_pid``); their per-run state (owner, waiters,
 contents) lives in the execution (``Execution.objects``), never in the object,
-so a primitive created at import time is safe to use across many runs.
+so a primitive created at import time is safe to use across many runs: each
+run starts from the state the primitive was constructed with.  When a run
+ends, the final state is published back to the object (:func:`publish`), so a
+``check`` that runs afterwards, outside the execution, reads the run's result:
+``Atomic`` values, ``Queue`` contents, ``Event`` flags, ``Semaphore`` counts.
+Lock ownership is not published (a lock still held at the end stays free).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from racekit.sched.access import Access
-from racekit.sched.runtime import Execution, current_execution, _local
+from racekit.sched.runtime import Execution, _local, current_execution
 
 T = TypeVar("T")
 _ids = itertools.count(1)
@@ -52,6 +57,13 @@ def _deadline(ex: Execution, timeout: float | None) -> int | None:
     return ex.clock + int(timeout * _NS)
 
 
+def _acquire_kind(timeout: float | None) -> str:
+    """``sync`` tag of a wait: "acquire" blocks until a release; "try" can also
+    complete without one (non-blocking or timed), so DPOR must treat it as
+    co-enabled with the release as well (see strategies/dfs.py)."""
+    return "acquire" if timeout is None or timeout < 0 else "try"
+
+
 class _Prim:
     """Base: a stable id and a name for traces and deadlock reports."""
 
@@ -59,20 +71,34 @@ class _Prim:
 
     def __init__(self) -> None:
         self._pid = next(_ids)
+        self._run_id = 0
         self.racekit_name = f"{type(self).__name__}#{self._pid}"
 
     def _state(self, ex: Execution) -> Any:
-        st = ex.objects.get(self._pid)
-        if st is None:
-            st = ex.objects[self._pid] = self._new_state()
-            ex.names[self._pid] = self.racekit_name
+        """This primitive's state in ``ex``, created on first use in the run.
+
+        First use also numbers the primitive within the run, in order of first
+        use, so access keys and names ("Lock#2") are the same in every run of a
+        schedule: explorers compare accesses across runs, and replayed traces
+        must be identical.  Call it before :meth:`_acc`.
+        """
+        if self._pid in ex.prims:
+            return ex.objects[self._pid]
+        st = ex.objects[self._pid] = self._new_state()
+        ex.prims[self._pid] = self
+        self._run_id = len(ex.prims)
+        self.racekit_name = f"{type(self).__name__}#{self._run_id}"
+        ex.names[self._pid] = self.racekit_name
         return st
 
     def _new_state(self) -> Any:
         return None
 
+    def _publish(self, state: Any) -> None:
+        """Copy a finished run's state to the real object (production mode)."""
+
     def _acc(self, what: str, write: bool = True, sync: str = "") -> Access:
-        return Access(("prim", self._pid), write, f"{what} {self.racekit_name}", sync)
+        return Access(("prim", self._run_id), write, f"{what} {self.racekit_name}", sync)
 
     def __repr__(self) -> str:
         return f"<racekit {self.racekit_name}>"
@@ -106,11 +132,11 @@ class Lock(_Prim):
             st.count += 1
             return True
         if not blocking:
-            ex.switch_point(self._acc("try-acquire", sync="acquire"))
+            ex.switch_point(self._acc("try-acquire", sync="try"))
             if st.owner is not None:
                 return False
         elif not ex.switch_point(
-            self._acc("acquire", sync="acquire"),
+            self._acc("acquire", sync=_acquire_kind(timeout)),
             ready=lambda: st.owner is None,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -186,7 +212,7 @@ class Condition(_Prim):
     def __init__(self, lock: Lock | None = None) -> None:
         super().__init__()
         self._lock = lock if lock is not None else RLock()
-        self._real = _threading.Condition(self._lock._real)  # type: ignore[arg-type]
+        self._real = _threading.Condition(self._lock._real)
 
     def _new_state(self) -> _CondState:
         return _CondState()
@@ -224,7 +250,7 @@ class Condition(_Prim):
         lst.owner, lst.count = None, 0
         # 2. wake up when notified (or when the timeout passes)
         notified = ex.switch_point(
-            self._acc("wake", sync="acquire"),
+            self._acc("wake", sync=_acquire_kind(timeout)),
             ready=lambda: waiter.notified,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -296,17 +322,22 @@ class Semaphore(_Prim):
     def _new_state(self) -> _SemState:
         return _SemState(self._initial)
 
+    def _publish(self, state: _SemState) -> None:
+        real: Any = self._real
+        with real._cond:
+            real._value = state.value
+
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         ex = current_execution()
         if ex is None:
             return self._real.acquire(blocking, timeout)
         st: _SemState = self._state(ex)
         if not blocking:
-            ex.switch_point(self._acc("try-acquire", sync="acquire"))
+            ex.switch_point(self._acc("try-acquire", sync="try"))
             if st.value == 0:
                 return False
         elif not ex.switch_point(
-            self._acc("acquire", sync="acquire"),
+            self._acc("acquire", sync=_acquire_kind(timeout)),
             ready=lambda: st.value > 0,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -363,6 +394,12 @@ class Event(_Prim):
     def _new_state(self) -> _EventState:
         return _EventState()
 
+    def _publish(self, state: _EventState) -> None:
+        if state.flag:
+            self._real.set()
+        else:
+            self._real.clear()
+
     def is_set(self) -> bool:
         ex = current_execution()
         if ex is None:
@@ -395,7 +432,7 @@ class Event(_Prim):
             return self._real.wait(timeout)
         st: _EventState = self._state(ex)
         return ex.switch_point(
-            self._acc("wait", write=False, sync="acquire"),
+            self._acc("wait", write=False, sync=_acquire_kind(timeout)),
             ready=lambda: st.flag,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -419,6 +456,12 @@ class Queue(_Prim, Generic[T]):
 
     def _new_state(self) -> _QueueState:
         return _QueueState()
+
+    def _publish(self, state: _QueueState) -> None:
+        with self._real.mutex:
+            self._real.queue.clear()
+            self._real.queue.extend(state.items)
+            self._real.unfinished_tasks = state.unfinished
 
     def _full(self, st: _QueueState) -> bool:
         return 0 < self.maxsize <= len(st.items)
@@ -449,11 +492,11 @@ class Queue(_Prim, Generic[T]):
             return self._real.get(block, timeout)
         st: _QueueState = self._state(ex)
         if not block:
-            ex.switch_point(self._acc("get_nowait", sync="acquire"))
+            ex.switch_point(self._acc("get_nowait", sync="try"))
             if not st.items:
                 raise _queue.Empty
         elif not ex.switch_point(
-            self._acc("get", sync="acquire"),
+            self._acc("get", sync=_acquire_kind(timeout)),
             ready=lambda: bool(st.items),
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -513,7 +556,10 @@ class Atomic(_Prim, Generic[T]):
         self._real = _threading.Lock()
 
     def _new_state(self) -> list[Any]:
-        return [self._value]
+        return [self._initial]
+
+    def _publish(self, state: list[Any]) -> None:
+        self._value = state[0]
 
     def load(self) -> T:
         ex = current_execution()
@@ -553,7 +599,7 @@ class Atomic(_Prim, Generic[T]):
         ex = current_execution()
         if ex is None:
             with self._real:
-                self._value = self._value + delta  # type: ignore[operator]
+                self._value = self._value + delta
                 return self._value
         cell = self._state(ex)
         ex.switch_point(self._acc("add_and_get"))
@@ -562,7 +608,7 @@ class Atomic(_Prim, Generic[T]):
         return value
 
     def get_and_add(self, delta: Any) -> T:
-        return self.add_and_get(delta) - delta  # type: ignore[no-any-return, operator]
+        return self.add_and_get(delta) - delta  # type: ignore[no-any-return]
 
 
 # -------------------------------------------------------------------- thread
@@ -583,6 +629,7 @@ class Thread(_Prim):
         self._target = target
         self._args = args
         self._kwargs = kwargs or {}
+        self._given_name = name
         self.name = name or self.racekit_name
         self.daemon = bool(daemon)
         self._real: _threading.Thread | None = None
@@ -599,9 +646,12 @@ class Thread(_Prim):
             self._real = _threading.Thread(target=self.run, name=self.name, daemon=self.daemon)
             self._real.start()
             return
+        self._state(ex)
         ex.switch_point(self._acc("start"))
         self._ex = ex
-        self._tid = ex.spawn(self.run, self.name, self.daemon).tid
+        t = ex.spawn(self.run, self._given_name, self.daemon)
+        self._tid = t.tid
+        self.name = t.name
 
     def join(self, timeout: float | None = None) -> None:
         ex = current_execution()
@@ -612,6 +662,7 @@ class Thread(_Prim):
         if self._tid is None:
             raise RuntimeError("cannot join thread before it is started")
         target = ex.threads[self._tid]
+        self._state(ex)
         ex.switch_point(
             self._acc("join", write=False),
             ready=lambda: target.done,
@@ -664,6 +715,12 @@ def yield_point() -> None:
     ex = current_execution()
     if ex is not None:
         ex.switch_point(Access(("yield",), False, "yield"))
+
+
+def publish(ex: Execution) -> None:
+    """Publish every primitive's final state in ``ex`` to the object itself."""
+    for pid, prim in ex.prims.items():
+        prim._publish(ex.objects[pid])
 
 
 # ------------------------------------------------- deadlock report helpers

@@ -13,7 +13,10 @@ Keys:
 * ``("attr", name)`` - an attribute load/store seen by opcode tracing.  The
   object is not visible from a trace callback in CPython 3.11, so all objects
   share the attribute name: coarser than needed, never unsound.
-* ``("item",)`` - a subscript load/store (container unknown, same reason).
+* ``("item",)`` - a subscript load/store or a container method call
+  (container unknown, same reason).  A container write also conflicts with
+  every attribute/global *load*: the step that loads ``s.items`` may read its
+  contents without another switch point (truth test, iteration, ``==``).
 * ``("global", name)`` - a module global load/store.
 * ``OPAQUE`` - a call into code racekit cannot see (a C function such as
   ``list.append``): dependent with every non-primitive access.
@@ -29,9 +32,11 @@ class Access(NamedTuple):
     key: tuple[Hashable, ...]
     write: bool
     label: str = ""
-    # "acquire": may block until another thread's "release" on the same key
+    # "acquire": blocks until another thread's "release" on the same key
     # (lock acquire, queue get, event wait, condition wake); DPOR uses it to
-    # find the race that matters when a release enables an acquire.
+    # find the race that matters when a release enables an acquire.  "try":
+    # the same, but it can also complete without the release (try-acquire,
+    # timed waits, get_nowait), so it is co-enabled with the release too.
     sync: str = ""
 
     def describe(self) -> str:
@@ -40,6 +45,9 @@ class Access(NamedTuple):
 
 OPAQUE_KEY: tuple[Hashable, ...] = ("*",)
 OPAQUE = Access(OPAQUE_KEY, True, "call")
+
+ITEM_KEY: tuple[Hashable, ...] = ("item",)
+_HOLDERS = frozenset({"attr", "global"})
 
 # Operation boundaries recorded in a history: invocations read, returns write.
 HISTORY_KEY: tuple[Hashable, ...] = ("history",)
@@ -59,5 +67,13 @@ def dependent(a: Access | None, b: Access | None) -> bool:
         other = kb if ka == OPAQUE_KEY else ka
         return other[0] != "prim"
     if ka != kb:
+        # A container's contents are also read without a switch point of
+        # their own, in the step that loads it: ``if s.items:``,
+        # ``for x in s.items``, ``s.items == []``.  So a load of an
+        # attribute or global conflicts with any container write.
+        if ka == ITEM_KEY:
+            return a.write and not b.write and kb[0] in _HOLDERS
+        if kb == ITEM_KEY:
+            return b.write and not a.write and ka[0] in _HOLDERS
         return False
     return a.write or b.write

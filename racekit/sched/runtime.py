@@ -112,6 +112,10 @@ class RunResult:
     clock: int
     sleep_blocked: bool = False
     cycle: list[dict[str, str]] = field(default_factory=list)
+    # threads that had not finished when the run ended (deadlock, failure,
+    # step bound), with the access each was about to make; they are killed
+    # at teardown, so ``threads`` shows them done.
+    unfinished: dict[int, Access | None] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -147,6 +151,9 @@ class Execution:
         self.tearing_down = False
         self.objects: dict[int, Any] = {}
         self.names: dict[int, str] = {}
+        # primitive objects touched in this run, so their final state can be
+        # published back to them when the run ends (see racekit.sync.publish)
+        self.prims: dict[int, Any] = {}
         self._prim_ids = 0
         self._sched_glet: Any = None
         self._failure: tuple[str, str] | None = None
@@ -223,8 +230,9 @@ class Execution:
             if self._failure is not None and kind is None:
                 kind, message = self._failure
         finally:
+            unfinished = {t.tid: t.pending for t in self.threads if not t.done}
             self.end()
-        return RunResult(kind, message, self.steps, self.threads, self.clock, sleep_blocked, cycle)
+        return RunResult(kind, message, self.steps, self.threads, self.clock, sleep_blocked, cycle, unfinished)
 
     # ------------------------------------------- stepping API (used by run()
     # and by the Hypothesis state machine, which makes the choices itself)
@@ -295,12 +303,20 @@ class Execution:
         return self._describe_deadlock()
 
     def end(self) -> None:
-        """Give control back: stop tracing, kill unfinished threads."""
+        """Give control back: stop tracing, kill unfinished threads.
+
+        The final state of the primitives is then published to the objects
+        themselves, so a check that runs after the execution (with no
+        execution active) sees the run's Atomic values, queue contents, etc.
+        """
         try:
             self._uninstall_tracer()
             self._teardown()
         finally:
             _local.execution = None
+            from racekit.sync import publish
+
+            publish(self)
 
     def _enabled(self) -> list[int]:
         clock = self.clock

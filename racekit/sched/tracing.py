@@ -39,21 +39,35 @@ _GLOBAL_WRITE = {"STORE_GLOBAL", "DELETE_GLOBAL"}
 
 # Method names of builtin containers, by what a call does to the container.
 MUTATORS = frozenset(
-    "append appendleft extend extendleft insert pop popleft popitem remove clear update "
-    "setdefault add discard sort reverse rotate difference_update intersection_update "
-    "symmetric_difference_update heappush heappop heapreplace heappushpop write writelines "
-    "__setitem__ __delitem__ __iadd__".split()
+    {
+        "append", "appendleft", "extend", "extendleft", "insert", "pop", "popleft", "popitem",
+        "remove", "clear", "update", "setdefault", "add", "discard", "sort", "reverse", "rotate",
+        "difference_update", "intersection_update", "__next__", "symmetric_difference_update",
+        "heappush", "heappop", "heapreplace", "heappushpop", "write", "writelines", "__setitem__",
+        "__delitem__", "__iadd__",
+    }
 )
 READERS = frozenset(
-    "get keys values items copy count index __contains__ __getitem__ __len__ __iter__ "
-    "issubset issuperset isdisjoint union intersection difference symmetric_difference".split()
+    {
+        "get", "keys", "values", "items", "copy", "count", "index", "__contains__", "__getitem__",
+        "__len__", "__iter__", "issubset", "issuperset", "isdisjoint", "union", "intersection",
+        "difference", "symmetric_difference",
+    }
 )
 # Builtins that read a container argument, and builtins that touch no shared state.
-_BUILTIN_READERS = frozenset("len sum sorted list tuple set frozenset dict min max any all iter next reversed enumerate zip map filter".split())
+_BUILTIN_READERS = frozenset(
+    {"len", "sum", "sorted", "list", "tuple", "set", "frozenset", "dict", "min",
+     "max", "any", "all", "iter", "reversed", "enumerate", "zip", "map", "filter"}
+)
+# ``next(it)`` advances the iterator: a write.
+_BUILTIN_MUTATORS = frozenset({"next"})
 _BUILTIN_PURE = frozenset(
-    "range isinstance issubclass int float str bool bytes abs round divmod pow repr hash id "
-    "print format chr ord type object super callable hex oct bin ValueError RuntimeError "
-    "KeyError IndexError AssertionError TypeError Exception StopIteration".split()
+    {
+        "range", "isinstance", "issubclass", "int", "float", "str", "bool", "bytes", "abs",
+        "round", "divmod", "pow", "repr", "hash", "id", "print", "format", "chr", "ord", "type",
+        "object", "super", "callable", "hex", "oct", "bin", "ValueError", "RuntimeError",
+        "KeyError", "IndexError", "AssertionError", "TypeError", "Exception", "StopIteration",
+    }
 )
 
 Table = dict[int, tuple[Access, int]]
@@ -147,9 +161,8 @@ def _callee_producers(instructions: list[dis.Instruction]) -> dict[int, dis.Inst
             stack.append(ins)
         elif effect < 0:
             del stack[max(0, len(stack) + effect):]
-            if name in ("PRECALL", "CALL", "BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "IS_OP", "CONTAINS_OP"):
-                if stack:
-                    stack[-1] = None
+            if stack and name in ("PRECALL", "CALL", "BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "IS_OP", "CONTAINS_OP"):
+                stack[-1] = None
         elif effect > 0:
             stack.extend([None] * effect)
         elif stack and name not in ("NOP", "RESUME", "CACHE", "PRECALL", "KW_NAMES", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL"):
@@ -193,6 +206,8 @@ class AccessTables:
                     return None
                 if argval in _BUILTIN_READERS:
                     return Access(("item",), False, f"call {argval}()")
+                if argval in _BUILTIN_MUTATORS:
+                    return Access(("item",), True, f"call {argval}()")
                 return OPAQUE
             else:
                 return OPAQUE

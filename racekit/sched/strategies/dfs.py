@@ -35,6 +35,7 @@ from racekit.sched.strategies import SleepBlocked
 
 @dataclass
 class _Node:
+    at: int  # index of the step this decision makes (single-option steps make none)
     options: tuple[int, ...]
     chosen: int
     prev: int | None  # thread that ran the step before this one
@@ -59,28 +60,38 @@ class _DFSChooser:
         i = self.step
         self.step += 1
         opts = tuple(int(o) for o in options)  # type: ignore[call-overload]
+        assert self.ex is not None
+        ex = self.ex
+        at = len(ex.steps)
         if i < len(s.stack):
             node = s.stack[i]
-            if node.options != opts:
+            if node.options != opts or node.at != at:
                 raise RacekitInternalError(
-                    f"DFS replay diverged at step {i}: expected options {node.options}, got {opts}; "
-                    "is the code under test deterministic?"
+                    f"DFS replay diverged at decision {i} (step {at}): expected options {node.options} "
+                    f"at step {node.at}, got {opts}; is the code under test deterministic?"
                 )
             return opts.index(node.chosen)
-        assert self.ex is not None
-        threads = self.ex.threads
+        threads = ex.threads
         prev_node = s.stack[i - 1] if i else None
-        prev = threads[prev_node.chosen].tid if prev_node else None
+        # The thread that ran last, which single-option steps since the
+        # previous decision may have changed.
+        prev = ex.current.tid if ex.current is not None else None
         preemptions = (prev_node.preemptions + prev_node.is_preemption(prev_node.chosen)) if prev_node else 0
         pending = {t: threads[t].pending for t in opts}
         sleep: frozenset[int] = frozenset()
         if s.por and prev_node is not None:
-            taken = prev_node.pending[prev_node.chosen]
-            carried = (prev_node.sleep | prev_node.done) - {prev_node.chosen}
+            # Every step since the previous decision (the one it chose and any
+            # forced single-option steps after it) wakes the sleepers it
+            # depends on, and a thread that ran is no longer asleep.
+            since = ex.steps[prev_node.at:]
+            ran = {st.tid for st in since}
+            carried = (prev_node.sleep | prev_node.done) - ran
             sleep = frozenset(
-                t for t in carried if t in pending and not dependent(prev_node.pending.get(t), taken)
+                t
+                for t in carried
+                if t in pending and not any(dependent(prev_node.pending.get(t), st.access) for st in since)
             )
-        node = _Node(opts, -1, prev, preemptions, pending, sleep)
+        node = _Node(at, opts, -1, prev, preemptions, pending, sleep)
         candidates = [t for t in opts if t not in sleep and s.allowed(node, t)]
         if not candidates:
             raise SleepBlocked()
@@ -104,6 +115,7 @@ class DFSStrategy:
         self.exhausted = False
         self.sleep_blocked_runs = 0
         self._chooser: _DFSChooser | None = None
+        self._node_at: dict[int, int] = {}
 
     def allowed(self, node: _Node, tid: int) -> bool:
         if self.bound is None:
@@ -133,53 +145,70 @@ class DFSStrategy:
         events: list[tuple[int, Access | None]] = [(st.tid, st.access) for st in result.steps]
         n_exec = len(events)
         # Threads that never got to run their next step still race with the past.
-        for t in result.threads:
-            if not t.done and t.pending is not None:
-                events.append((t.tid, t.pending))
+        for tid, pending in sorted(result.unfinished.items()):
+            if pending is not None:
+                events.append((tid, pending))
+        # Decisions are made only where several threads are enabled.
+        self._node_at = {node.at: k for k, node in enumerate(self.stack)}
         clocks: list[dict[int, int]] = []
         last: dict[int, int] = {}
         for j, (p, acc) in enumerate(events):
-            base = dict(clocks[last[p]]) if p in last else {}
+            base = clocks[last[p]] if p in last else {}
             deps = [i for i in range(min(j, n_exec)) if events[i][0] != p and dependent(events[i][1], acc)]
+            # j's own clock first: reversing a race needs to know which steps
+            # between i and j happen before j.
+            clock = dict(base)
+            for i in deps:
+                for q, v in clocks[i].items():
+                    if clock.get(q, -1) < v:
+                        clock[q] = v
+            clock[p] = j
+            clocks.append(clock)
+            if j < n_exec:
+                last[p] = j
             for i in deps:
                 pi = events[i][0]
                 if base.get(pi, -1) >= i:
                     continue
                 if any(k > i and clocks[k].get(pi, -1) >= i for k in deps):
                     continue
-                if i < len(self.stack):
-                    self._reverse(i, j, events, clocks)
-            clock = base
-            for i in deps:
-                for q, v in clocks[i].items():
-                    if clock.get(q, -1) < v:
-                        clock[q] = v
-            clock[p] = j
-            if j < n_exec:
-                clocks.append(clock)
-                last[p] = j
-            else:
-                clocks.append(clock)
+                self._reverse(i, j, events, clocks)
 
-    def _reverse(self, i: int, j: int, events: list[tuple[int, Access | None]], clocks: list[dict[int, int]]) -> None:
+    def _reverse(
+        self,
+        i: int,
+        j: int,
+        events: list[tuple[int, Access | None]],
+        clocks: list[dict[int, int]],
+    ) -> None:
         """Ask node i to try a thread that starts the sequence reversing race (i, j).
 
-        A release and the acquire it enables are never co-enabled, so that
-        pair cannot be reversed; the race that matters is between the two
+        A release and a blocking acquire it enables are never co-enabled, so
+        that pair cannot be reversed; the race that matters is between the two
         acquires (Flanagan & Godefroid's co-enabledness condition).  Redirect
-        to the releasing thread's own acquire of the same object.
+        to the releasing thread's own acquire of the same object.  A "try"
+        acquire (non-blocking or timed) is co-enabled with the release: both
+        the race itself and the acquires' race are reversed.
         """
         ai, aj = events[i][1], events[j][1]
-        if ai is not None and aj is not None and ai.sync == "release" and aj.sync == "acquire":
+        if ai is not None and aj is not None and ai.sync == "release" and aj.sync in ("acquire", "try"):
             pi = events[i][0]
             for a in range(i - 1, -1, -1):
                 ea = events[a]
-                if ea[0] == pi and ea[1] is not None and ea[1].key == ai.key and ea[1].sync == "acquire":
+                if ea[0] == pi and ea[1] is not None and ea[1].key == ai.key and ea[1].sync in ("acquire", "try"):
+                    if aj.sync == "try":
+                        self._reverse_at(i, j, events, clocks)
                     i = a
                     break
-            else:
-                pass
-        node = self.stack[i]
+        self._reverse_at(i, j, events, clocks)
+
+    def _reverse_at(
+        self, i: int, j: int, events: list[tuple[int, Access | None]], clocks: list[dict[int, int]]
+    ) -> None:
+        k = self._node_at.get(i)
+        if k is None:
+            return  # step i was forced: no other thread was enabled before it
+        node = self.stack[k]
         pi = events[i][0]
         # v = the steps after i that do not happen-after i, then j
         v = [k for k in range(i + 1, j) if clocks[k].get(pi, -1) < i] + [j]
@@ -190,8 +219,7 @@ class DFSStrategy:
             if q in seen_threads:
                 continue
             seen_threads.add(q)
-            kclock = clocks[k] if k < len(clocks) else {}
-            if not any(kclock.get(events[m][0], -1) >= m for m in v[:idx]):
+            if not any(clocks[k].get(events[m][0], -1) >= m for m in v[:idx]):
                 initials.append(q)
         if node.backtrack.intersection(initials):
             return
