@@ -124,6 +124,11 @@ def test_sim_page_has_a_lane_per_node_and_client(site: tuple[Path, object]) -> N
     svg = svg_of((out / "kvstore" / "sim-kvstore.html").read_text())
     assert re.findall(r'<g class="lane" data-lane="([^"]*)"', svg) == ["n1", "n2", "c1", "c2", "world"]
     assert 'class="preemption"' not in svg
+    # one dot per event of the lane, even when two lanes act at the same step
+    groups = re.findall(r'<g class="lane" data-lane="([^"]*)">(.*?)</g>\s*(?=<g class="lane"|</svg>)', svg, re.S)
+    dots = {name: len(re.findall(r'<(?:circle|path) class="(?:step|fault)', body)) for name, body in groups}
+    assert dots == {"n1": 3, "n2": 3, "c1": 2, "c2": 2, "world": 1}
+    assert 'step 9: deliver @ n1-&gt;n2 replicate x=1' in svg
 
 
 def test_hostile_file_renders_as_text_everywhere(site: tuple[Path, object]) -> None:
@@ -184,9 +189,10 @@ def test_file_in_counterexamples_dir_that_is_corrupt_does_not_break_the_gallery(
 def test_index_lists_every_system_and_variant(tmp_path: Path) -> None:
     from racekit.catalogue import load_system
 
+    names = system_names(REPO)  # before the build: others may add systems meanwhile
     result = build(REPO, tmp_path, extra=[COUNTER])
     index = (tmp_path / "index.html").read_text()
-    for name in system_names(REPO):
+    for name in names:
         assert f'id="system-{name}"' in index
         try:
             system = load_system(name, REPO)

@@ -104,7 +104,6 @@ def layout(tl: Timeline) -> Svg:
 
     lanes: list[LaneBox] = []
     y = float(TOP)
-    by_step = {s.step: s for s in tl.steps}
     last = tl.steps[-1] if tl.steps else None
     hidden = 0
     for i, lane in enumerate(tl.lanes):
@@ -135,7 +134,7 @@ def layout(tl: Timeline) -> Svg:
             )
         marks = []
         dots = []
-        for s in (by_step[k] for k in lane.steps if k in by_step):
+        for s in (st for st in tl.steps if st.lane == lane.name):
             cx = round(x(s.step) + cell / 2, 2)
             where = f" @ {s.where}" if s.where else ""
             src = f" | {s.source}" if s.source else ""
