@@ -914,9 +914,3 @@ def render_plain(doc: Mapping[str, Any], width: int = 100, root: Path | None = N
     tl = timeline(doc, root)
     lines = ["".join(t for t, _ in line).rstrip() for line in _lines(tl, width, "plain")]
     return "\n".join(line[: max(40, width)] for line in lines) + "\n"
-
-
-def lane_names(doc: Mapping[str, Any]) -> list[str]:
-    """The lanes a counterexample is drawn with (one per thread, node or client)."""
-    return [lane.name for lane in timeline(doc).lanes]
-

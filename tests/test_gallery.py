@@ -206,7 +206,7 @@ def test_index_lists_every_system_and_variant(tmp_path: Path) -> None:
     locked = next(v for v in counter.variants if v.name == "locked")
     assert locked.found[-1].cls == "ok" and "replay clean" in locked.found[-1].text
     if (REPO / "docs" / "systems" / "counter.md").is_file():
-        assert counter.note == "notes/counter.html" and (tmp_path / counter.note).is_file()
+        assert counter.note == "_notes/counter.html" and (tmp_path / counter.note).is_file()
 
 
 def test_gallery_of_saved_counterexamples(tmp_path: Path) -> None:

@@ -142,7 +142,7 @@ def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -
         except OSError:
             text = None
         if text is not None:
-            page = out_dir / "notes" / f"{_slug(name)}.html"
+            page = out_dir / "_notes" / f"{_slug(name)}.html"  # "_": no system is named so
             page.parent.mkdir(parents=True, exist_ok=True)
             page.write_text(
                 env.get_template("note.html").render(
@@ -150,7 +150,7 @@ def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -
                 ),
                 encoding="utf-8",
             )
-            row.note = f"notes/{_slug(name)}.html"
+            row.note = f"_notes/{_slug(name)}.html"
     try:
         system = load_system(name, root)
     except Exception as exc:  # a broken catalogue module must not break the gallery
