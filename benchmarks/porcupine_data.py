@@ -31,7 +31,7 @@ if __package__ in (None, ""):
 from racekit.formats import load
 from racekit.history import History, Operation
 from racekit.linearizability import LinResult, check
-from racekit.models import KVSpec, RegisterSpec
+from racekit.models import CasRegisterSpec, KVSpec, RegisterSpec
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PORCUPINE = {"etcd": (0.50, 0.72), "kv": (0.19, 0.31)}  # total seconds, BENCHMARKS.md
@@ -70,6 +70,7 @@ def crashed_writes_history(
     ops: int = 300,
     values: int = 5,
     violation: bool = False,
+    failed_cas: str = "result",
 ) -> History:
     """A register history (read/write/cas, initial ``None``) with crashed writes.
 
@@ -77,7 +78,10 @@ def crashed_writes_history(
     gives about ``crashed`` of them; a crashed write lands at once, lands
     much later, or never, and its client is replaced by a fresh one (as in
     Jepsen).  With ``violation`` one late read reports a value nobody wrote,
-    so the whole search space must be exhausted to prove it.
+    so the whole search space must be exhausted to prove it.  A cas whose
+    compare fails is recorded as an ok op returning False (``failed_cas=
+    "result"``, Porcupine's etcd) or as ``fail``, did not happen
+    (``failed_cas="fail"``, Knossos's cas-register).
     """
     rng = random.Random(seed)
     world = _World(rng, values)
@@ -109,7 +113,8 @@ def crashed_writes_history(
             active.append(next_process)
             next_process += 1
         else:
-            world.ops.append(Operation(op.id, p, op.name, op.args, op.invoke, world.clock, op.result, "ok"))
+            status = "fail" if failed_cas == "fail" and op.result is False else "ok"
+            world.ops.append(Operation(op.id, p, op.name, op.args, op.invoke, world.clock, op.result, status))
     history = sorted(world.ops, key=lambda o: o.id)
     if violation:
         reads = [o for o in history if o.name == "read" and o.status == "ok"]
@@ -148,3 +153,129 @@ def _apply(world: _World, op: _Pending) -> None:
         if ok:
             world.value = op.args[1]
         op.result = ok
+
+
+def as_porcupine_sees_it(history: History) -> History:
+    """Crashed writes as Porcupine models them: mandatory, pending until after the end."""
+    end = max((o.ret for o in history if o.ret is not None), default=0) + 1
+    return History([
+        Operation(o.id, o.process, o.name, o.args, o.invoke, end, None, "ok") if o.status == "info" else o
+        for o in history
+    ])
+
+
+# ---------------------------------------------------------------------------
+# Porcupine's data
+# ---------------------------------------------------------------------------
+
+
+def _porcupine_files() -> dict[str, list[tuple[str, History]]]:
+    expected = json.loads((SHARED / "porcupine" / "expected.json").read_text())
+    groups: dict[str, list[tuple[str, History]]] = {"etcd": [], "kv": []}
+    for path in sorted((SHARED / "porcupine" / "data").iterdir()):
+        model = "etcd" if path.name.startswith("etcd_") else "kv"
+        entry = expected.get(path.name)
+        if entry is not None:
+            assert entry["model"] == model
+        groups[model].append((path.name, load(path, "jepsen-etcd" if model == "etcd" else "porcupine-kv")))
+    return groups
+
+
+def bench_porcupine(runs: int) -> dict[str, dict[str, float | str]]:
+    groups = _porcupine_files()
+    report: dict[str, dict[str, float | str]] = {}
+    for model, files in groups.items():
+        spec = RegisterSpec(None) if model == "etcd" else KVSpec()
+        best: dict[str, float] = {}
+        totals = []
+        for _ in range(runs):
+            total = 0.0
+            for name, history in files:
+                result = check(history, spec)
+                total += result.seconds
+                best[name] = min(best.get(name, float("inf")), result.seconds)
+            totals.append(total)
+        slowest = max(best, key=lambda n: best[n])
+        low, high = PORCUPINE[model]
+        report[model] = {
+            "files": len(files),
+            "total_best": min(totals),
+            "total_median": sorted(totals)[len(totals) // 2],
+            "slowest_file": slowest,
+            "slowest_seconds": best[slowest],
+            "ratio_low": min(totals) / high,
+            "ratio_high": min(totals) / low,
+        }
+    return report
+
+
+STRESS_CASES = [
+    ("etcd semantics, values 0-4", 5, "result", lambda: RegisterSpec(None)),
+    ("etcd semantics, unique values", 1000, "result", lambda: RegisterSpec(None)),
+    ("Knossos semantics, unique values", 1000, "fail", lambda: CasRegisterSpec(None)),
+]
+
+
+def bench_stress(seeds: int, baseline_timeout: float) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for label, values, failed_cas, make_spec in STRESS_CASES:
+        for violation in (False, True):
+            for seed in range(seeds):
+                history = crashed_writes_history(seed, values=values, violation=violation, failed_cas=failed_cas)
+                result: LinResult = check(history, make_spec(), timeout=60)
+                row: dict[str, object] = {
+                    "case": f"{label}, {'violation' if violation else 'linearizable'}",
+                    "seed": seed,
+                    "ops": len(history),
+                    "crashed": sum(o.status == "info" for o in history),
+                    "processes": len({o.process for o in history}),
+                    "verdict": result.verdict,
+                    "seconds": result.seconds,
+                    "states": result.states,
+                    "dropped": len(result.dropped),
+                }
+                if seed == 0 and baseline_timeout > 0:
+                    base = check(as_porcupine_sees_it(history), make_spec(), timeout=baseline_timeout)
+                    row["porcupine_style"] = f"{base.verdict} after {base.seconds:.2f} s, {base.states} states"
+                rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=5, help="runs per Porcupine file group (best is reported)")
+    parser.add_argument("--seeds", type=int, default=5, help="stress histories per case")
+    parser.add_argument("--baseline-timeout", type=float, default=10.0,
+                        help="budget of the Porcupine-style run (crashed writes mandatory); 0 to skip")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if not (SHARED / "porcupine").is_dir():
+        print(f"Porcupine data not found at {SHARED / 'porcupine'}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    porcupine = bench_porcupine(args.runs)
+    stress = bench_stress(args.seeds, args.baseline_timeout)
+    if args.json:
+        print(json.dumps({"porcupine": porcupine, "stress": stress}, indent=1, default=str))
+        return 0
+    print(f"Porcupine test data, check time only, best of {args.runs} runs (Python {sys.version.split()[0]})")
+    for model, r in porcupine.items():
+        low, high = PORCUPINE[model]
+        print(
+            f"  {model:4} {r['files']:3} files: total {r['total_best']:.3f} s (median {r['total_median']:.3f} s), "
+            f"slowest {r['slowest_file']} {r['slowest_seconds']:.3f} s; "
+            f"Porcupine {low:.2f}-{high:.2f} s -> ratio {r['ratio_low']:.2f}-{r['ratio_high']:.2f}"
+        )
+    print("\nStress: register, 20 processes, ~30 crashed writes, 300 ops (seeded)")
+    for row in stress:
+        extra = f"  | Porcupine-style: {row['porcupine_style']}" if "porcupine_style" in row else ""
+        print(
+            f"  {row['case']:48} seed {row['seed']}: {row['verdict']:12} {row['seconds']:.3f} s "
+            f"{row['states']:>7} states, {row['crashed']} crashed, {row['dropped']} dropped{extra}"
+        )
+    print(f"\n(total benchmark time {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -146,22 +146,31 @@ class RegisterSpec(Spec):
         ``u`` from before ``w`` instead of ``v``.  The ops that can sit in
         that gap are: reads (each returned ``v``, or matches anything), ok
         cas (their compare saw ``v``), crashed cas that did nothing on ``v``
-        (drop them too: optional no-ops), definitely failed cas (they saw
-        "not ``v``" and may not see "not ``u``"), and writes (the gap ends).
-        So ``w`` may go if no read returned ``v``, no cas compares with
-        ``v``, and no definitely failed cas can come after ``w``.  Removing
-        other ops only removes observers, so this holds to a fixpoint.
+        (drop them too: optional no-ops), definitely failed ``cas(a, _)``
+        (they saw "not ``a``", and ``u`` might be ``a``), and writes (the gap
+        ends).  So ``w`` may go if no read returned ``v``, no cas compares
+        with ``v``, and no failed cas that can come after ``w`` compares
+        with a value the register can hold (the initial value or one some op
+        stores: ``u`` is one of those).  Removing other ops only removes
+        observers and storable values, so this holds to a fixpoint.
         """
         observed: set[Any] = set()
-        failed_cas_rets: list[float] = []
+        storable: set[Any] = {self.initial}
+        failed_cas: list[Operation] = []
         for op in ops:
             if op.name == "read" and op.status != "info":
                 observed.add(op.result)
+            elif op.name == "write":
+                storable.add(op.args[0])
             elif op.name == "cas":
                 observed.add(op.args[0])
+                storable.add(op.args[1])
                 if op.status != "info" and op.result is False:
-                    failed_cas_rets.append(float("inf") if op.ret is None else op.ret)
-        last_failed = max(failed_cas_rets, default=float("-inf"))
+                    failed_cas.append(op)
+        last_failed = max(
+            (float("inf") if c.ret is None else c.ret for c in failed_cas if c.args[0] in storable),
+            default=float("-inf"),
+        )
         drop: set[int] = set()
         for op in ops:
             if op.status != "info" or op.name not in ("write", "cas"):
@@ -180,8 +189,9 @@ class CasRegisterSpec(RegisterSpec):
 
     A read that returned ``None`` matches any state (Jepsen records reads
     whose value is unknown as nil).  A ``cas`` applies only when the compare
-    holds: Jepsen records a failed compare as ``:fail``, which means "did not
-    happen", so here the failing case is BLOCKED rather than a result.
+    holds, returning ``True``: Jepsen records a failed compare as ``:fail``,
+    which means "did not happen", so here the failing case is BLOCKED rather
+    than a result.
     """
 
     name: ClassVar[str] = "cas-register"
@@ -193,7 +203,7 @@ class CasRegisterSpec(RegisterSpec):
     def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
         if name == "cas":
             new_state, ok = cas_step(state, args[0], args[1])
-            return (new_state, None) if ok else BLOCKED
+            return (new_state, True) if ok else BLOCKED
         return super().step(state, name, args)
 
     def result_matches(self, name: str, args: tuple[Any, ...], expected: Any, observed: Any) -> bool:

@@ -258,7 +258,9 @@ def jepsen_call(f: str, invoke_value: Any, effective: Any, status: Status) -> tu
     """Args and result of a Jepsen op from its call value and effective value.
 
     * ``read``: no args; the result is the value read.
-    * ``cas``: args ``(old, new)`` from the 2-vector.
+    * ``cas``: args ``(old, new)`` from the 2-vector; the result is ``True``
+      for ``:ok`` and ``False`` for ``:fail`` (what a spec that keeps failed
+      ops, like the etcd register, compares with).
     * ``txn``: args ``(txn,)``; the result is the completed txn.
     * other ops whose call carries no value (``dequeue``, ``acquire``): no
       args; the completion's value, if any, is the result.
@@ -270,7 +272,7 @@ def jepsen_call(f: str, invoke_value: Any, effective: Any, status: Status) -> tu
     if f == "cas":
         if not (isinstance(effective, tuple) and len(effective) == 2):
             raise ValueError(f"a cas value must be [old new], got {effective!r}")
-        return (effective[0], effective[1]), None
+        return (effective[0], effective[1]), (status == "ok") if done else None
     if f == "txn":
         return (effective,), effective if done else None
     if invoke_value is None:
