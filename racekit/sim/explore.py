@@ -15,7 +15,6 @@ run), how many runs and states it took.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +108,7 @@ def explore_hypothesis(
     max_examples: int,
     fault_gate: int = 16,
     shrink: bool = True,
-    shrink_seconds: float = 4.0,
+    shrink_calls: int = 150,
 ) -> ExploreReport:
     """Hypothesis draws the scenario and every choice, and shrinks both on failure.
 
@@ -117,13 +116,13 @@ def explore_hypothesis(
     reproducible and independent of earlier runs.  The failure Hypothesis
     re-raises is its shrunk example; ``runs`` counts the calls up to the
     first failure (shrinking runs are counted in ``states`` only).
-    Shrinking long runs can take minutes; after ``shrink_seconds`` the
-    smallest failure so far is taken (the greedy pass in ``minimize.py``
-    continues from it).
+    Shrinking long runs can take minutes; after ``shrink_calls`` runs past
+    the first failure the smallest failure so far is taken (the greedy pass
+    in ``minimize.py`` continues from it).  A count, not a time, so the
+    result does not depend on the machine's speed.
     """
     counters = {"runs": 0, "states": 0, "first": 0}
     latest: list[_Failure] = []
-    started: list[float] = []
 
     @settings(
         max_examples=max_examples,
@@ -137,7 +136,7 @@ def explore_hypothesis(
     )
     @given(st.data())
     def search(data: Any) -> None:
-        if latest and time.perf_counter() - started[0] > shrink_seconds:
+        if latest and counters["runs"] - counters["first"] >= shrink_calls:
             raise _StopShrinking  # keep the smallest failure so far; the greedy pass follows
         scenario = make_scenario(HypothesisDraw(data))
         result = run_once(make_world, check, scenario, DataChooser(data, fault_gate))
@@ -146,7 +145,6 @@ def explore_hypothesis(
         if result.failed:
             if not counters["first"]:
                 counters["first"] = counters["runs"]
-                started.append(time.perf_counter())
             failure = _Failure(scenario, result)
             latest[:] = [failure]  # Hypothesis only keeps failures smaller than the last
             raise failure
@@ -157,7 +155,7 @@ def explore_hypothesis(
         except Exception:
             # Cutting shrinking short makes Hypothesis report a flaky definition
             # (the cut example draws nothing); the failure we kept is genuine.
-            if not latest or time.perf_counter() - started[0] <= shrink_seconds:
+            if not latest or counters["runs"] - counters["first"] < shrink_calls:
                 raise
             raise latest[0] from None
     except _Failure as failure:
