@@ -257,7 +257,7 @@ class CrashMachine:
             choices=list(choices),
             trace=r.trace,
             history=r.history,
-            explanation={"property": r.property, "message": r.message} if r.failed else None,
+            explanation=(r.explanation or {"property": r.property, "message": r.message}) if r.failed else None,
             stats={
                 "operations": cls.requests(scenario),
                 "requests": cls.requests(scenario),

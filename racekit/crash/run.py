@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from racekit.crash.procs import HarnessError, WorkerPool, WorkerProcess
-from racekit.history import HistoryRecorder
+from racekit.history import History, Operation, Status
 from racekit.sched.chooser import Chooser
 
 Mode = Literal["step", "free"]
@@ -46,11 +46,14 @@ FREE_DELAYS_MS = (0, 1, 2, 3, 5, 8, 13, 21, 34)  # option 0 of the delay choice 
 class Violation(Exception):
     """A property does not hold: raised by a driver's checks."""
 
-    def __init__(self, property: str, message: str, kind: str = "invariant") -> None:
+    def __init__(
+        self, property: str, message: str, kind: str = "invariant", explanation: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.property = property
         self.message = message
         self.kind = kind
+        self.explanation = explanation  # e.g. a linearizability result's to_json()
 
 
 @dataclass
@@ -110,10 +113,41 @@ class RunResult:
     message: str = ""
     trace: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] | None = None
+    explanation: dict[str, Any] | None = None
     kills: int = 0
     steps: int = 0
     seconds: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+class _Recorder:
+    """Client operations on the trace's step axis.  Unlike ``HistoryRecorder``, the
+    arguments may be completed at return (a read-modify-write only knows what it
+    read once it has read)."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, tuple[str, str, tuple[Any, ...], int]] = {}
+        self.done: dict[int, Operation] = {}
+
+    def invoke(self, process: str, name: str, args: tuple[Any, ...], at: int) -> int:
+        op_id = len(self.open) + len(self.done)
+        self.open[op_id] = (process, name, args, at)
+        return op_id
+
+    def close(
+        self, op_id: int, status: Status, result: Any, at: int, args: Sequence[Any] | None, name: str | None = None
+    ) -> None:
+        process, old_name, old, invoked = self.open.pop(op_id)
+        ret = None if status == "info" else at
+        self.done[op_id] = Operation(
+            op_id, process, name or old_name, old if args is None else tuple(args), invoked, ret, result, status
+        )
+
+    def history(self) -> History:
+        ops = dict(self.done)
+        for op_id, (process, name, args, invoked) in self.open.items():
+            ops[op_id] = Operation(op_id, process, name, args, invoked, None, None, "info")
+        return History([ops[k] for k in sorted(ops)])
 
 
 class Run:
@@ -143,7 +177,7 @@ class Run:
         self.time_limit = time_limit
         self.tasks: list[Task] = []
         self.trace: list[dict[str, Any]] = []
-        self.recorder = HistoryRecorder()
+        self.recorder = _Recorder()
         self.kills = 0
         self.steps = 0
         self.current: Task | None = None
@@ -164,19 +198,27 @@ class Run:
         """Start a client operation in the history (and the trace)."""
         call = f"{op}({', '.join(repr(a) for a in args)})"
         self.note(process, f"invoke {call}")
-        return self.recorder.invoke(process, op, tuple(args), at=len(self.trace) - 1)
+        return self.recorder.invoke(process, op, tuple(args), len(self.trace) - 1)
 
-    def ok(self, op_id: int, process: str, result: Any = None) -> None:
-        self.note(process, f"return {result!r}")
-        self.recorder.ok(op_id, result, at=len(self.trace) - 1)
+    def ok(
+        self, op_id: int, process: str, result: Any = None, args: Sequence[Any] | None = None, name: str | None = None
+    ) -> None:
+        """The operation returned ``result``.
 
-    def fail(self, op_id: int, process: str, result: Any = None) -> None:
+        ``name``/``args``: what it turned out to be, when that is only known at
+        the end (an ``add(d)`` that read ``v`` is the compare-and-set ``cas(v, v + d)``).
+        """
+        shown = "" if args is None else f" as {name or self.recorder.open[op_id][1]}({', '.join(map(repr, args))})"
+        self.note(process, f"return {result!r}{shown}")
+        self.recorder.close(op_id, "ok", result, len(self.trace) - 1, args, name)
+
+    def fail(self, op_id: int, process: str, result: Any = None, args: Sequence[Any] | None = None) -> None:
         self.note(process, f"return fail {result!r}")
-        self.recorder.fail(op_id, result, at=len(self.trace) - 1)
+        self.recorder.close(op_id, "fail", result, len(self.trace) - 1, args)
 
     def info(self, op_id: int, process: str, why: str = "no answer") -> None:
         self.note(process, f"return unknown ({why})")
-        self.recorder.info(op_id, at=len(self.trace) - 1)
+        self.recorder.close(op_id, "info", None, len(self.trace) - 1, None)
 
     @property
     def stepping(self) -> bool:
@@ -195,7 +237,7 @@ class Run:
                 self._free_loop()
             self.driver.finish(self)
         except Violation as v:
-            result = RunResult(True, v.kind, v.property, v.message)
+            result = RunResult(True, v.kind, v.property, v.message, explanation=v.explanation)
             self.note("check", f"VIOLATION {v.property}", v.message)
         finally:
             self._abandon()
