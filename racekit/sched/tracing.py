@@ -98,17 +98,22 @@ def written_names(path: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(attrs), frozenset(globs)
 
 
-def _callee_producers(instructions: list[dis.Instruction]) -> dict[int, dis.Instruction | None]:
+def _callee_producers(
+    instructions: list[dis.Instruction],
+) -> tuple[dict[int, dis.Instruction | None], dict[int, dis.Instruction | None]]:
     """For each CALL, the instruction that loaded the callable (None if unknown).
 
     A forward abstract interpretation of the value stack that tracks, per
     slot, the instruction that pushed it; jump targets restore the stack
     recorded at the jump.  Good enough for call expressions; anything it
     cannot follow is reported as unknown (and treated as an opaque call).
+    Also returns, per LOAD_ATTR, the instruction that pushed its receiver, so
+    ``module.function()`` can be resolved.
     """
     stack: list[dis.Instruction | None] = []
     at_target: dict[int, list[dis.Instruction | None]] = {}
     out: dict[int, dis.Instruction | None] = {}
+    receivers: dict[int, dis.Instruction | None] = {}
     pending_call: dis.Instruction | None = None
     falls_through = True
     for ins in instructions:
@@ -148,14 +153,13 @@ def _callee_producers(instructions: list[dis.Instruction]) -> dict[int, dis.Inst
             if isinstance(ins.argval, int):
                 at_target.setdefault(ins.argval, target)
         if name in ("LOAD_GLOBAL",) and ins.arg is not None and ins.arg & 1:
-            stack.extend([ins, ins])
+            stack.extend([None, ins])  # NULL, then the global
         elif name == "LOAD_METHOD":
             if stack:
                 stack.pop()
             stack.extend([ins, ins])
         elif name == "LOAD_ATTR":
-            if stack:
-                stack.pop()
+            receivers[ins.offset] = stack.pop() if stack else None
             stack.append(ins)
         elif name.startswith("LOAD_") or name == "PUSH_NULL":
             stack.append(ins)
@@ -169,7 +173,7 @@ def _callee_producers(instructions: list[dis.Instruction]) -> dict[int, dis.Inst
             stack[-1] = None
         if name in ("RETURN_VALUE", "RAISE_VARARGS", "RERAISE", "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP_ABSOLUTE"):
             falls_through = False
-    return out
+    return out, receivers
 
 
 class AccessTables:
@@ -187,7 +191,13 @@ class AccessTables:
         self.written_attrs = frozenset(attrs)
         self.written_globals = frozenset(globs)
 
-    def classify_call(self, producer: dis.Instruction | None, f_globals: dict[str, Any], f_builtins: dict[str, Any]) -> Access | None:
+    def classify_call(
+        self,
+        producer: dis.Instruction | None,
+        f_globals: dict[str, Any],
+        f_builtins: dict[str, Any],
+        receiver: dis.Instruction | None = None,
+    ) -> Access | None:
         if producer is None:
             return OPAQUE
         name = producer.opname
@@ -197,6 +207,12 @@ class AccessTables:
                 return Access(("item",), True, f"call .{argval}()")
             if argval in READERS:
                 return Access(("item",), False, f"call .{argval}()")
+            module = None
+            if receiver is not None and receiver.opname == "LOAD_GLOBAL":
+                module = f_globals.get(receiver.argval)
+            if isinstance(module, types.ModuleType):
+                # module.function(): classify the function itself
+                return self._classify_value(getattr(module, argval, None))
             return None  # a method of traced code or a racekit primitive: its own switch points
         if name in ("LOAD_GLOBAL", "LOAD_NAME"):
             if argval in f_globals:
@@ -211,22 +227,29 @@ class AccessTables:
                 return OPAQUE
             else:
                 return OPAQUE
-            code = getattr(value, "__code__", None)
-            if code is None and isinstance(value, type):
-                init = getattr(value, "__init__", None)
-                code = getattr(init, "__code__", None)
-                if getattr(value, "__module__", "").startswith("racekit"):
-                    return None
-            if code is not None and (code.co_filename in self.files or code.co_filename.startswith(_RACEKIT_DIR)):
-                return None
+            return self._classify_value(value)
+        return OPAQUE
+
+    def _classify_value(self, value: Any) -> Access | None:
+        """A called object known statically: traced or racekit code has its own
+        switch points; anything else is opaque."""
+        if value is None:
             return OPAQUE
+        code = getattr(value, "__code__", None)
+        if code is None and isinstance(value, type):
+            init = getattr(value, "__init__", None)
+            code = getattr(init, "__code__", None)
+            if getattr(value, "__module__", "").startswith("racekit"):
+                return None
+        if code is not None and (code.co_filename in self.files or code.co_filename.startswith(_RACEKIT_DIR)):
+            return None
         return OPAQUE
 
     def build(self, code: types.CodeType, f_globals: dict[str, Any], f_builtins: dict[str, Any]) -> Table:
         """Offsets of the switch-point opcodes of one code object, with their lines."""
         table: Table = {}
         instructions = list(dis.get_instructions(code))
-        callees = _callee_producers(instructions)
+        callees, receivers = _callee_producers(instructions)
         line = code.co_firstlineno
         for ins in instructions:
             if ins.starts_line is not None:
@@ -246,7 +269,9 @@ class AccessTables:
                 if ins.argval in self.written_globals:
                     acc = Access(("global", ins.argval), False, f"read global {ins.argval}")
             elif name == "CALL":
-                acc = self.classify_call(callees.get(ins.offset), f_globals, f_builtins)
+                producer = callees.get(ins.offset)
+                receiver = receivers.get(producer.offset) if producer is not None else None
+                acc = self.classify_call(producer, f_globals, f_builtins, receiver)
             if acc is not None:
                 table[ins.offset] = (acc, line)
         return table
