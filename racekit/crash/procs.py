@@ -83,6 +83,10 @@ def wait_gone(groups: Sequence[int], timeout: float) -> list[int]:
     return left
 
 
+def _tmp_base() -> str | None:
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
 @contextlib.contextmanager
 def scratch_dir(prefix: str = "racekit-") -> Iterator[Path]:
     """A temporary directory, on tmpfs when there is one, removed afterwards.
@@ -90,8 +94,7 @@ def scratch_dir(prefix: str = "racekit-") -> Iterator[Path]:
     Process kills test crash consistency, not power loss, so the page cache
     is as durable as a disk here and tmpfs keeps fsync cheap.
     """
-    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=_tmp_base()))
     try:
         yield path
     finally:
@@ -248,8 +251,15 @@ class WorkerPool:
     ``close`` ends every process it ever started and checks none is left.
     """
 
-    def __init__(self, root: Path, log_path: Path, spares: int = 1, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, log_path: Path | None = None, spares: int = 1, env: Mapping[str, str] | None = None
+    ) -> None:
         self.root = root
+        self._own_log = log_path is None
+        if log_path is None:
+            fd, name = tempfile.mkstemp(prefix="racekit-workers-", suffix=".log", dir=_tmp_base())
+            os.close(fd)
+            log_path = Path(name)
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
         self.spares = spares
@@ -310,7 +320,16 @@ class WorkerPool:
             w.close()
         self.busy, self.idle = [], []
         self.log.close()
+        if self._own_log:
+            with contextlib.suppress(OSError):
+                self.log_path.unlink()
         return wait_gone(self.groups, 5.0)
+
+    def reset(self) -> None:
+        """Between sessions: a worker still inside a task is killed, the rest stay warm."""
+        for w in list(self.busy):
+            self.discard(w)
+        self.top_up()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -321,6 +340,37 @@ class WorkerPool:
             for pid in left:
                 kill_group(pid)
             raise HarnessError(f"processes left behind after closing the pool: {left}")
+
+
+_POOLS: dict[tuple[str, tuple[tuple[str, str], ...]], WorkerPool] = {}
+
+
+def shared_pool(root: Path, env: Mapping[str, str] | None = None) -> WorkerPool:
+    """This process's warm pool for ``(root, env)``: sessions reuse its workers.
+
+    A worker imports a database driver once (psycopg: ~0.25 s), not once per
+    search.  :func:`close_pools` (also run at exit) ends them all.  Workers
+    also end on their own when this process dies: their stdin closes.
+    """
+    key = (str(root), tuple(sorted((env or {}).items())))
+    pool = _POOLS.get(key)
+    if pool is None or pool.closed:
+        if not _POOLS:
+            import atexit
+
+            atexit.register(close_pools)
+        pool = _POOLS[key] = WorkerPool(root, env=env)
+    return pool
+
+
+def close_pools() -> list[int]:
+    """Close every shared pool; return processes of theirs still alive (should be none)."""
+    groups: list[int] = []
+    for pool in _POOLS.values():
+        groups += pool.groups
+        pool.close()
+    _POOLS.clear()
+    return wait_gone(groups, 5.0)
 
 
 # --------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from racekit.sched.chooser import Chooser
 
 Mode = Literal["step", "free"]
 FREE_DELAYS_MS = (0, 1, 2, 3, 5, 8, 13, 21, 34)  # option 0 of the delay choice means "no kill"
+PROBE_AFTER = 0.005  # s without an event before asking the driver whether a task waits on a lock
 
 
 class Violation(Exception):
@@ -65,7 +66,7 @@ class Task:
     target: str
     args: dict[str, Any]
     label: str
-    state: str = "new"  # new / at / busy / done / killed / failed
+    state: str = "new"  # new / running / at / busy / blocked / done / killed / failed
     point: tuple[str, int, bool] | None = None  # (point, hit, is-crash-point)
     proc: WorkerProcess | None = None
     result: Any = None
@@ -80,6 +81,20 @@ class Task:
 
 class Driver:
     """Parent-side logic of one run.  Override what the system needs."""
+
+    probes: bool = False
+    """Whether :meth:`blocked` can tell a task that waits inside the database.
+
+    A worker that waits for a lock held by a paused worker would wait forever
+    in step mode.  SQLite code avoids that by not waiting (busy points);
+    PostgreSQL code waits for real - READ COMMITTED's behaviour after the wait
+    is the point - so its driver answers :meth:`blocked` from
+    ``pg_stat_activity``, and the loop parks the task until the lock is free.
+    """
+
+    def blocked(self, run: Run, task: Task) -> bool:
+        """Is ``task`` (which sent nothing for a few ms) waiting for a lock in the database?"""
+        return False
 
     def start(self, run: Run) -> None:
         """Set up the durable state and submit the first tasks."""
@@ -103,6 +118,9 @@ class Driver:
     def stats(self) -> dict[str, Any]:
         """Counts for the Outcome (``requests``, ``operations``)."""
         return {}
+
+    def close(self) -> None:
+        """The run is over (whatever happened): release what the driver holds."""
 
 
 @dataclass
@@ -241,6 +259,7 @@ class Run:
             self.note("check", f"VIOLATION {v.property}", v.message)
         finally:
             self._abandon()
+            self.driver.close()
         result.trace = self.trace
         result.history = self.recorder.history().to_json()
         result.kills = self.kills
@@ -267,7 +286,11 @@ class Run:
         """THE loop: pick a stopped task, maybe kill it, else run it to its next point."""
         while True:
             self._check_bounds()
+            self._wake_blocked()
             ready = [t for t in self.tasks if t.state in ("new", "at")]
+            if not ready and any(t.state == "blocked" for t in self.tasks):
+                self._wait_unblocked()
+                continue
             if not ready:
                 waiting = [t for t in self.tasks if t.state == "busy"]
                 if waiting:
@@ -313,12 +336,20 @@ class Run:
         self.note(task.name, f"start {task.label}")
 
     def _pump(self, task: Task) -> None:
-        """Handle ``task``'s events until it stops at a point, ends, or dies."""
+        """Handle ``task``'s events until it stops at a point, ends, dies, or blocks in the database."""
         assert task.proc is not None
+        deadline = time.monotonic() + self.step_timeout
+        slice_ = PROBE_AFTER if self.driver.probes else self.step_timeout
         while True:
             try:
-                ev = task.proc.recv(self.step_timeout)
+                ev = task.proc.recv(slice_)
             except TimeoutError:
+                if self.driver.probes and self.driver.blocked(self, task):
+                    task.state = "blocked"
+                    self.note(task.name, "waits for a lock held by another worker (in the database)")
+                    return
+                if time.monotonic() < deadline:
+                    continue
                 raise Violation(
                     "bounded-time",
                     f"{task.name}: {task.label} did not reach its next point within {self.step_timeout} s "
@@ -327,6 +358,29 @@ class Run:
                 ) from None
             if self._handle(task, ev):
                 return
+
+    def _wake_blocked(self) -> None:
+        """Tasks whose lock was granted run on to their next point, one by one, in id order."""
+        progress = True
+        while progress:
+            progress = False
+            for task in self.tasks:
+                if task.state == "blocked" and not self.driver.blocked(self, task):
+                    task.state = "running"
+                    self.note(task.name, "lock granted: continues")
+                    self._pump(task)
+                    progress = True
+
+    def _wait_unblocked(self) -> None:
+        """Only database waiters are left (a deadlock the database will break): wait for one."""
+        deadline = time.monotonic() + self.step_timeout
+        while time.monotonic() < deadline:
+            for task in self.tasks:
+                if task.state == "blocked" and not self.driver.blocked(self, task):
+                    return
+            time.sleep(PROBE_AFTER)
+        names = ", ".join(t.name for t in self.tasks if t.state == "blocked")
+        raise Violation("no-deadlock", f"{names} wait for locks in the database and nobody can release them", kind="deadlock")
 
     def _handle(self, task: Task, ev: dict[str, Any]) -> bool:
         """Apply one event; True when the task stopped (point, end, death)."""

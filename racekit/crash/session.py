@@ -1,8 +1,10 @@
-"""A session: one pool of worker processes and one scratch directory for many runs.
+"""A session: worker processes and a scratch directory for many runs.
 
-Opened around a search or a replay and closed at its end, which kills every
-worker it started, checks that no process of theirs survived, and removes
-the scratch directory.
+Opened around a search or a replay.  By default it borrows this process's
+shared warm pool (``procs.shared_pool``): at its end a worker still inside a
+task is killed and the others stay warm for the next session; the scratch
+directory is removed.  ``shared=False`` gives the session a pool of its own,
+closed at the end with a check that no process survived.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from racekit.crash.procs import HarnessError, WorkerPool, kill_group, scratch_dir
+from racekit.crash.procs import HarnessError, WorkerPool, kill_group, scratch_dir, shared_pool
 from racekit.crash.run import Driver, Mode, Run, RunResult
 from racekit.sched.chooser import Chooser
 
 
 class Session:
-    def __init__(self, root: Path, *, spares: int = 1, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, *, spares: int = 1, env: Mapping[str, str] | None = None, shared: bool = True
+    ) -> None:
         self.root = root
         self.spares = spares
         self.env = dict(env or {})
+        self.shared = shared
         self._stack = contextlib.ExitStack()
         self.dir: Path | None = None
         self.pool: WorkerPool | None = None
@@ -32,14 +37,19 @@ class Session:
 
     def __enter__(self) -> Session:
         self.dir = self._stack.enter_context(scratch_dir("racekit-crash-"))
-        self.pool = WorkerPool(self.root, self.dir / "workers.log", spares=self.spares, env=self.env)
+        if self.shared:
+            self.pool = shared_pool(self.root, self.env)
+        else:
+            self.pool = WorkerPool(self.root, self.dir / "workers.log", spares=self.spares, env=self.env)
         self.pool.top_up()
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         left: list[int] = []
         try:
-            if self.pool is not None:
+            if self.pool is not None and self.shared:
+                self.pool.reset()
+            elif self.pool is not None:
                 left = self.pool.close()
                 for pid in left:
                     kill_group(pid)
