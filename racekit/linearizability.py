@@ -171,6 +171,19 @@ def check(
 _OK_CALL, _INFO_CALL, _RETURN = 0, 1, 2
 
 
+@dataclass
+class _Lists:
+    """The search's linked lists (see ``_Search._entries``)."""
+
+    nxt: list[int]
+    prv: list[int]
+    kind: list[int]
+    op_index: list[int]
+    mate: list[int]
+    time_of: list[float]
+    info_head: int
+
+
 class _Search:
     """One partition's search.  Ops get local indices: completed ops first."""
 
@@ -240,35 +253,47 @@ class _Search:
 
     # -- the linked list of entries ---------------------------------------
 
-    def _entries(self) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
-        """Entries 1..E in time order; 0 is the head, E+1 the tail.
+    def _entries(self) -> _Lists:
+        """Two doubly linked lists sharing the arrays ``nxt``/``prv``.
 
-        Returns ``nxt, prv, kind, op_index, mate`` (mate: call -> return).
-        At equal times calls sort before returns: ``precedes`` is strict.
+        The main list (head 0) holds completed ops' calls and returns in time
+        order, ending in a tail that reads as a return; at equal times calls
+        sort before returns, as ``precedes`` is strict.  The info list (head
+        ``info_head``) holds info ops' calls in invoke order.  ``time`` is an
+        entry's position in time: an info call is enabled iff its time is at
+        most the time of the main list's first return.
         """
         n_done = len(self.done)
-        events: list[tuple[float, int, int, int]] = []
-        for i, op in enumerate(self.ops):
-            events.append((op.invoke, 0, i, _OK_CALL if i < n_done else _INFO_CALL))
-            if i < n_done:
-                ret = float("inf") if op.ret is None else op.ret
-                events.append((ret, 1, i, _RETURN))
+        events: list[tuple[float, int, int]] = []
+        for i, op in enumerate(self.done):
+            events.append((op.invoke, 0, i))
+            events.append((float("inf") if op.ret is None else op.ret, 1, i))
         events.sort()
-        size = len(events) + 2
-        kind = [_RETURN] * size  # head and tail read as "return": the scan stops there
+        n_main = len(events)
+        tail = n_main + 1
+        info_head = n_main + 2
+        size = info_head + len(self.info) + 2
+        kind = [_RETURN] * size  # heads and tails read as "return": scans stop there
         op_index = [-1] * size
         mate = [0] * size
+        time_of = [float("inf")] * size
         call_of: dict[int, int] = {}
-        for entry, (_, _, i, k) in enumerate(events, start=1):
-            kind[entry] = k
+        for entry, (at, is_return, i) in enumerate(events, start=1):
             op_index[entry] = i
-            if k == _OK_CALL:
-                call_of[i] = entry
-            elif k == _RETURN:
+            time_of[entry] = at
+            if is_return:
                 mate[call_of[i]] = entry
+            else:
+                kind[entry] = _OK_CALL
+                call_of[i] = entry
+        for entry, i in enumerate(range(n_done, len(self.ops)), start=info_head + 1):
+            kind[entry] = _INFO_CALL
+            op_index[entry] = i
+            time_of[entry] = self.ops[i].invoke
         nxt = list(range(1, size + 1))
         prv = list(range(-1, size - 1))
-        return nxt, prv, kind, op_index, mate
+        nxt[tail] = prv[info_head] = -1  # the two lists do not touch
+        return _Lists(nxt, prv, kind, op_index, mate, time_of, info_head)
 
     # -- the search ---------------------------------------------------------
 
@@ -278,20 +303,25 @@ class _Search:
         returns the verdict.
 
         One flat loop for speed (locals only, ints as bitsets).  At a new node
-        a forward walk finds the window's end (the first return entry) and
-        makes forced placements (rule 9).  Then completed calls are tried
-        from the window's end backwards, latest invoked first (rule 10), then
-        info calls forwards (rule 6).  ``start`` is the next outcome to try of
-        a nondeterministic step.  Stack frames are ``(entry, state before,
-        outcome index)``; index ``_FORCED`` marks a forced placement, which
-        has no alternatives.  Entry 0 (the head) reads as a return entry, so
-        both scans stop there.
+        a forward walk over the main list finds the window's end (its first
+        return entry, time ``window``) and makes forced placements (rule 9).
+        Then completed calls are tried from the window's end backwards,
+        latest invoked first (rule 10), then enabled info calls forwards
+        (rule 6).  ``start`` is the next outcome to try of a nondeterministic
+        step.  Stack frames are ``(entry, state before, outcome index, window
+        before)``; index ``_FORCED`` marks a forced placement, which has no
+        alternatives.  Heads and tails read as return entries, so scans stop
+        there.
         """
         n_done, n_info = len(self.done), len(self.info)
         if n_done == 0:
             self.best_state = self.spec.init()
             return "linearizable"
-        nxt, prv, kind, op_index, mate = self._entries()
+        lists = self._entries()
+        nxt, prv, kind, op_index, mate, time_of = (
+            lists.nxt, lists.prv, lists.kind, lists.op_index, lists.mate, lists.time_of
+        )
+        info_first = lists.info_head  # nxt[info_first] is the first unused info call
         trans = self._transitions()
         caches: list[dict[Hashable, tuple[Hashable, ...]]] = [{} for _ in self.ops]
         doomed = self._doomed(trans, caches)
@@ -302,9 +332,10 @@ class _Search:
         group_pred = self._group_predecessors()
         spec = self.spec
         read_only = [op.status != "info" and spec.is_read_only(op.name, op.args, op.result) for op in self.ops]
+        ro_entry = [k == _OK_CALL and read_only[op_index[e]] for e, k in enumerate(kind)]
         seen_plain: set[tuple[int, Hashable]] = set()
         seen_sub: dict[tuple[int, Hashable], list[int]] = {}
-        stack: list[tuple[int, Hashable, int]] = []
+        stack: list[tuple[int, Hashable, int, float]] = []
         push, pop = stack.append, stack.pop
 
         state = spec.init()
@@ -315,6 +346,7 @@ class _Search:
         states = 0
         next_yield = _SLICE
         entry = 0
+        window = 0.0  # time of the window's end at this node
         phase = _OK_CALL
         start = 0
         fresh = True  # at a new node: walk the window first
@@ -325,11 +357,11 @@ class _Search:
                 fresh = False
                 e = nxt[0]
                 while kind[e] != _RETURN:
-                    i = op_index[e]
-                    if not read_only[i]:
+                    if not ro_entry[e]:
                         e = nxt[e]
                         continue
                     # Rule 9: a matching read-only completed op goes first.
+                    i = op_index[e]
                     cache = caches[i]
                     nexts = cache.get(state)
                     if nexts is None:
@@ -359,7 +391,7 @@ class _Search:
                         break
                     else:
                         seen_plain.add(key)
-                    push((e, state, _FORCED))
+                    push((e, state, _FORCED, window))
                     states += 1
                     nxt[prv[e]] = nxt[e]
                     prv[nxt[e]] = prv[e]
@@ -376,7 +408,7 @@ class _Search:
                         dirty = True
                     if placed == n_done:
                         self.states = states
-                        self.witness = [self.ops[op_index[f]].id for f, _, _ in stack]
+                        self.witness = [self.ops[op_index[f]].id for f, _, _, _ in stack]
                         self.best_state = state
                         return "linearizable"
                     e = nxt[0]
@@ -384,6 +416,7 @@ class _Search:
                     entry = 0
                     phase = _INFO_CALL  # straight to backtracking
                     continue
+                window = time_of[e]
                 entry = prv[e]
                 phase = _OK_CALL
                 start = 0
@@ -391,15 +424,15 @@ class _Search:
             if k == _RETURN:
                 if phase == _OK_CALL and n_info:
                     phase = _INFO_CALL
-                    entry = nxt[0]
+                    entry = nxt[info_first]
                     continue
                 if not stack:
                     self.states = states
                     return "violation"
                 if dirty:  # the stack still starts with the best path: record it now
-                    self.prefixes = [[op_index[e] for e, _, _ in stack[:best_len]]]
+                    self.prefixes = [[op_index[e] for e, _, _, _ in stack[:best_len]]]
                     dirty = False
-                entry, state, start = pop()
+                entry, state, start, window = pop()
                 i = op_index[entry]
                 if kind[entry] == _OK_CALL:
                     done_mask ^= bits[i]
@@ -424,12 +457,11 @@ class _Search:
                     continue
                 start += 1
                 continue
-            if k != phase:
-                entry = prv[entry] if phase == _OK_CALL else nxt[entry]
-                start = 0
-                continue
             i = op_index[entry]
             if k == _INFO_CALL:
+                if time_of[entry] > window:  # invoked after the window: neither are the rest
+                    entry = 0
+                    continue
                 pred = group_pred[i]
                 if pred and not info_mask & pred:
                     entry = nxt[entry]
@@ -451,10 +483,10 @@ class _Search:
                     entry = prv[entry] if k == _OK_CALL else nxt[entry]
                     continue
                 if len(pre) == 1 and n_next == 1 and (k == _OK_CALL or i < last_info):
-                    other = caches[last_info]
-                    swapped = other.get(pre[0])
+                    last_cache = caches[last_info]
+                    swapped = last_cache.get(pre[0])
                     if swapped is None:
-                        swapped = other[pre[0]] = trans(last_info, pre[0])
+                        swapped = last_cache[pre[0]] = trans(last_info, pre[0])
                     if swapped == nexts:  # they commute: the other order is tried
                         entry = prv[entry] if k == _OK_CALL else nxt[entry]
                         continue
@@ -487,7 +519,7 @@ class _Search:
                 entry = prv[entry] if k == _OK_CALL else nxt[entry]
                 continue
             # place op i: push, lift, go to the new node
-            push((entry, state, j))
+            push((entry, state, j, window))
             if k == _INFO_CALL:
                 last_info = i
                 before = state
@@ -510,10 +542,10 @@ class _Search:
                         self.best_state = state
                         dirty = True
                     elif not dirty and len(self.prefixes) < _MAX_PREFIXES:
-                        self.prefixes.append([op_index[e] for e, _, _ in stack])
+                        self.prefixes.append([op_index[e] for e, _, _, _ in stack])
                     if placed == n_done:
                         self.states = states
-                        self.witness = [self.ops[op_index[e]].id for e, _, _ in stack]
+                        self.witness = [self.ops[op_index[e]].id for e, _, _, _ in stack]
                         self.best_state = state
                         return "linearizable"
             else:
@@ -523,7 +555,7 @@ class _Search:
                 next_yield = states + _SLICE
                 self.states = states
                 if dirty:
-                    self.prefixes = [[op_index[e] for e, _, _ in stack[:best_len]]]
+                    self.prefixes = [[op_index[e] for e, _, _, _ in stack[:best_len]]]
                     dirty = False
                 yield
 
