@@ -147,16 +147,17 @@ def check(
                 next(run)
             except StopIteration as stop:
                 if stop.value == "violation":
-                    result.verdict = "violation"
-                    result.partition = key
-                    result.longest_prefixes = search.prefix_ids()
-                    result.stuck_op, result.message = search.explain(key)
+                    _violation(result, key, search)
                     break
                 result.witness.append(search.witness)
             else:
                 still.append((key, search, run))
         active = still
-        if active and deadline is not None and time.perf_counter() > deadline:
+        if active and result.verdict == "linearizable" and deadline is not None and time.perf_counter() > deadline:
+            proven = [(key, search) for key, search, _ in active if search.stuck is not None]
+            if proven:  # rule 12 settled it; only the explanation's search ran out of time
+                _violation(result, *proven[0])
+                break
             result.verdict = "unknown"
             keys = ", ".join(repr(key) for key, _, _ in active[:3])
             result.message = f"gave up after {timeout} s with {len(active)} partition(s) unsettled ({keys})"
@@ -166,6 +167,13 @@ def check(
     result.dropped.sort()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _violation(result: LinResult, key: Hashable, search: _Search) -> None:
+    result.verdict = "violation"
+    result.partition = key
+    result.longest_prefixes = search.prefix_ids()
+    result.stuck_op, result.message = search.explain(key)
 
 
 _OK_CALL, _INFO_CALL, _RETURN = 0, 1, 2
@@ -596,6 +604,7 @@ class _Search:
 
     def _explain_doomed(self, doomed: int) -> Generator[None, None, None]:
         """A longest prefix for a doomed op: search the ops not after it, on a budget."""
+        self.stuck = doomed
         op = self.done[doomed]
         before = [o for o in self.ops if o is not op and not op.precedes(o)]
         sub = _Search(before, self.spec, prune=False)

@@ -175,6 +175,19 @@ def test_timeout_gives_unknown() -> None:
     assert "gave up" in result.message
 
 
+def test_proven_violation_survives_the_timeout() -> None:
+    # A read of 9, which nobody writes, is refuted at once (rule 12); finding
+    # a long prefix for the explanation is hard (20 concurrent writes, then
+    # too many alternating reads) and runs out of time: still a violation.
+    ops = [op(i, "write", (1 + i % 2,), 0, 100) for i in range(20)]
+    ops += [op(20 + k, "read", (), 101 + 2 * k, 102 + 2 * k, 1 + k % 2) for k in range(22)]
+    ops.append(op(42, "read", (), 200, 201, 9))
+    result = check(History(ops), RegisterSpec(0), timeout=0.05)
+    assert result.verdict == "violation"
+    assert result.stuck_op == 42
+    assert result.message.startswith("read() returned 9 but after the longest linearizable prefix")
+
+
 def test_empty_history() -> None:
     assert check(History([]), RegisterSpec()).ok
 
