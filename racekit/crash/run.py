@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from racekit.crash.procs import HarnessError, WorkerPool, WorkerProcess
+from racekit.crash.procs import HarnessError, WorkerPool, WorkerProcess, kill_group
 from racekit.history import History, Operation, Status
 from racekit.sched.chooser import Chooser
 
 Mode = Literal["step", "free"]
-FREE_DELAYS_MS = (0, 1, 2, 3, 5, 8, 13, 21, 34)  # option 0 of the delay choice means "no kill"
+FREE_DELAYS_MS = (0, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5)  # option 0 of the delay choice means "no kill"
 PROBE_AFTER = 0.005  # s without an event before asking the driver whether a task waits on a lock
 
 
@@ -321,11 +321,11 @@ class Run:
         else:
             assert task.proc is not None
             task.proc.send({"op": "go"})
-        # whoever waited for progress may try again now
-        for other in self.tasks:
-            if other is not task and other.state == "busy":
-                other.state = "at"
         self._pump(task)
+        if task.state != "busy":  # it moved (a refused retry is no progress): waiters may try again
+            for other in self.tasks:
+                if other is not task and other.state == "busy":
+                    other.state = "at"
 
     def _start(self, task: Task, kill_at: Sequence[Any] | None = None) -> None:
         task.proc = self.pool.acquire()
@@ -422,14 +422,34 @@ class Run:
 
     def _release(self, task: Task) -> None:
         if task.proc is not None:
-            self.pool.release(task.proc)
+            if task.meta.get("dead"):
+                self.pool.discard(task.proc)
+            else:
+                self.pool.release(task.proc)
             task.proc = None
 
     def _kill(self, task: Task) -> None:
-        assert task.proc is not None
-        self.pool.discard(task.proc)  # SIGKILL to its process group, reaped
+        """SIGKILL ``task``'s process group; apply what it said before dying; recover."""
+        proc = task.proc
+        assert proc is not None
+        kill_group(proc.pid)
+        task.meta["dead"] = True
+        # Events it wrote before the kill are real (an ack a client got): apply them first.
+        while task.proc is not None:
+            ev = proc.recv(self.step_timeout)
+            if ev.get("ev") == "eof":
+                break
+            if ev.get("ev") == "point":
+                task.point = (str(ev["name"]), int(ev["hit"]), bool(ev.get("crash")))
+                self.note(task.name, f"passes {ev['name']} #{ev['hit']}", str(ev.get("where", "")))
+            else:
+                self._handle(task, ev)
+        if task.proc is not None:
+            self.pool.discard(task.proc)  # reaped
+            task.proc = None
         self.pool.top_up()
-        task.proc = None
+        if task.finished:
+            return  # it had finished just before: nothing was interrupted
         task.state = "killed"
         self.kills += 1
         where = f"at {task.point[0]} #{task.point[1]}" if task.point else "before its first point"
@@ -453,7 +473,7 @@ class Run:
             self._check_bounds()
             for task in self.tasks:
                 if task.state == "new":
-                    delay = 0
+                    delay: float = 0
                     if self.kills < self.max_kills:
                         delay = FREE_DELAYS_MS[self.chooser.choose(FREE_DELAYS_MS, "kill-delay")]
                     self._start(task)

@@ -1,0 +1,336 @@
+"""The crash harness itself: points, kills, determinism, search, bounds, and no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from racekit.catalogue import catalogue_root
+from racekit.crash import crashpoint, pausepoint, point, report
+from racekit.crash.explore import LevelSearch, explore_hypothesis, explore_levels, minimize, nonzero
+from racekit.crash.procs import (
+    Service,
+    WorkerPool,
+    alive,
+    child_env,
+    close_pools,
+    scratch_dir,
+    survivors,
+    wait_gone,
+)
+from racekit.crash.run import Driver, Run, Task, Violation
+from racekit.crash.session import Session
+from racekit.sched.chooser import RandomChooser, RecordingChooser, ReplayChooser
+
+T = "tests.test_crash_targets"
+ROOT = catalogue_root(Path(__file__).parent)
+
+
+class Lines(Driver):
+    """One task appends lines; after a kill the file must hold exactly the lines before the point."""
+
+    def __init__(self, lines: list[str], restart: bool = False) -> None:
+        self.lines = lines
+        self.restart = restart
+        self.reported: list[str] = []
+        self.path = ""
+        self.killed_at: tuple[str, int, bool] | None = None
+        self.content: list[str] = []
+
+    def start(self, run: Run) -> None:
+        self.path = str(run.workdir / "out.txt")
+        run.submit("writer", f"{T}:append_lines", {"path": self.path, "lines": self.lines})
+
+    def on_report(self, run: Run, task: Task, data: Any) -> None:
+        self.reported.append(data["wrote"])
+
+    def on_killed(self, run: Run, task: Task) -> None:
+        self.killed_at = task.point
+        self.content = Path(self.path).read_text().splitlines()
+
+    def finish(self, run: Run) -> None:
+        if not self.killed_at:
+            self.content = Path(self.path).read_text().splitlines()
+
+
+class Race(Driver):
+    """Two read-pause-write increments of one file: the lost update needs one switch."""
+
+    def __init__(self, n: int = 2) -> None:
+        self.n = n
+        self.path = ""
+
+    def start(self, run: Run) -> None:
+        self.path = str(run.workdir / "n.txt")
+        for i in range(self.n):
+            run.submit(f"t{i}", f"{T}:racy_increment", {"path": self.path})
+
+    def finish(self, run: Run) -> None:
+        got = int(Path(self.path).read_text())
+        if got != self.n:
+            raise Violation("no-lost-update", f"{self.n} increments gave {got}")
+
+
+class One(Driver):
+    def __init__(self, target: str, args: dict[str, Any] | None = None, tasks: int = 1) -> None:
+        self.target, self.args, self.n = target, args or {}, tasks
+        self.reports: list[Any] = []
+
+    def start(self, run: Run) -> None:
+        for i in range(self.n):
+            run.submit(f"w{i}", f"{T}:{self.target}", self.args)
+
+    def on_report(self, run: Run, task: Task, data: Any) -> None:
+        self.reports.append(data)
+
+
+@pytest.fixture
+def session() -> Any:
+    with Session(ROOT, shared=False) as s:
+        yield s
+
+
+# ----------------------------------------------------------------- points
+
+
+def test_points_are_noops_outside_a_harness() -> None:
+    assert not point.active()
+    assert not point.stepping()
+    crashpoint("x")
+    pausepoint("y", busy=True)
+    report({"z": 1})
+
+
+# -------------------------------------------------------------- step mode
+
+
+def test_a_run_without_kills_passes_every_point(session: Session) -> None:
+    d = Lines(["a", "b", "c"])
+    r = session.run(d, ReplayChooser([]), max_kills=1)
+    assert not r.failed and r.kills == 0
+    assert d.content == ["a", "b", "c"] and d.reported == ["a", "b", "c"]
+    points = [row["what"] for row in r.trace if row["what"].startswith("crashpoint")]
+    assert points == ["crashpoint after-0 #1", "crashpoint after-1 #1", "crashpoint after-2 #1"]
+    where = next(row["where"] for row in r.trace if row["what"].startswith("crashpoint"))
+    assert where.startswith("tests/test_crash_targets.py:")
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_a_kill_lands_exactly_at_the_chosen_point(session: Session, k: int) -> None:
+    d = Lines(["a", "b", "c"])
+    r = session.run(d, ReplayChooser([0] * k + [1]), max_kills=1)
+    assert r.kills == 1
+    assert d.killed_at == (f"after-{k}", 1, True)
+    assert d.content == ["a", "b", "c"][: k + 1]  # what ran before the point, nothing after
+    assert any(row["what"] == f"KILLED (SIGKILL) at after-{k} #1" for row in r.trace)
+
+
+def test_same_choices_same_trace(session: Session) -> None:
+    runs = [session.run(Race(), ReplayChooser([0, 1])) for _ in range(3)]
+    assert all(r.failed and r.property == "no-lost-update" for r in runs)
+    assert runs[0].trace == runs[1].trace == runs[2].trace
+    clean = session.run(Race(), ReplayChooser([]))
+    assert not clean.failed
+
+
+def test_a_task_that_raises_is_an_exception_outcome(session: Session) -> None:
+    r = session.run(One("fail"), ReplayChooser([]))
+    assert r.failed and r.kind == "exception" and "ValueError: boom" in r.message
+
+
+def test_targets_outside_the_allowed_packages_are_refused(session: Session) -> None:
+    class Bad(Driver):
+        def start(self, run: Run) -> None:
+            run.submit("w", "os:getcwd")
+
+    r = session.run(Bad(), ReplayChooser([]))
+    assert r.failed and "is not module:function under" in r.message
+
+
+def test_every_lock_refused_forever_is_a_deadlock(session: Session) -> None:
+    r = session.run(One("spin_busy", tasks=2), ReplayChooser([]))
+    assert r.failed and r.kind == "deadlock"
+
+
+# ----------------------------------------------------------------- bounds
+
+
+def test_a_hung_worker_is_a_timeout_and_is_killed(session: Session) -> None:
+    started = time.monotonic()
+    r = session.run(One("sleep_forever"), ReplayChooser([]), step_timeout=0.5)
+    assert r.failed and r.kind == "timeout"
+    assert time.monotonic() - started < 10
+    assert session.pool is not None and not session.pool.busy  # the stuck worker was discarded
+
+
+def test_a_livelock_hits_the_step_bound(session: Session) -> None:
+    class Forever(Driver):
+        def start(self, run: Run) -> None:
+            run.submit("w", f"{T}:append_lines", {"path": str(run.workdir / "x"), "lines": ["a"]})
+
+        def on_done(self, run: Run, task: Task, result: Any) -> None:
+            self.start(run)  # never ends
+
+    r = session.run(Forever(), ReplayChooser([]), max_steps=20)
+    assert r.failed and r.kind == "livelock"
+
+
+def test_no_process_left_behind_after_kills_and_grandchildren() -> None:
+    groups: list[int] = []
+    with Session(ROOT, shared=False) as s:
+        d = One("spawn_child")
+        r = s.run(d, ReplayChooser([1]), max_kills=1)  # kill while its grandchild runs
+        assert r.kills == 1
+        grandchild = d.reports[0]["child"]
+        assert s.pool is not None
+        groups = list(s.pool.groups)
+        s.run(Lines(["a"]), ReplayChooser([]))
+        workdirs = list(s.dir.iterdir()) if s.dir else []
+        scratch = s.dir
+    assert survivors(groups) == []  # workers, and the grandchild in a killed worker's group
+    assert not alive(grandchild)
+    assert workdirs == [] or all(p.name == "workers.log" for p in workdirs)
+    assert scratch is not None and not scratch.exists()
+
+
+def test_shared_pools_close_and_workers_die_with_their_parent(tmp_path: Path) -> None:
+    with Session(ROOT) as s:
+        s.run(Lines(["a"]), ReplayChooser([1]), max_kills=1)
+        assert s.pool is not None
+        groups = list(s.pool.groups)
+    assert survivors(groups)  # warm workers stay for the next session ...
+    assert close_pools() == []  # ... until the pools are closed
+    assert survivors(groups) == []
+    # A parent killed with SIGKILL cannot close anything: its workers leave on stdin EOF.
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from pathlib import Path
+        from racekit.crash.procs import WorkerPool
+        pool = WorkerPool(Path({str(ROOT)!r}), spares=2)
+        pool.top_up()
+        for w in pool.idle:
+            w.wait_ready()
+        print(json.dumps(pool.groups), flush=True)
+        import time; time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(ROOT))
+    assert parent.stdout is not None
+    pids = json.loads(parent.stdout.readline())
+    assert len(survivors(pids)) == 2
+    parent.kill()
+    parent.wait(10)
+    assert wait_gone(pids, 10) == []
+
+
+# -------------------------------------------------------------- free mode
+
+
+def test_free_mode_kills_after_a_delay_and_keeps_what_was_said(session: Session) -> None:
+    d = One("slow_points", {"n": 200, "delay": 0.002})
+    r = session.run(d, ReplayChooser([8]), mode="free", max_kills=1)  # the longest delay
+    assert r.kills == 1
+    assert 0 < len(d.reports) < 200  # reports sent before the kill were applied
+    assert any(row["what"].startswith("KILLED") for row in r.trace)
+
+
+def test_control_directory_plans_kill_processes_the_harness_did_not_start(tmp_path: Path) -> None:
+    control = tmp_path / "control"
+    control.mkdir()
+    (control / "plan.json").write_text(json.dumps({"kills": [["tick", 3]]}))
+    code = "from racekit.crash import crashpoint\nfor i in range(10):\n    crashpoint('tick')\nprint('survived')"
+    env = child_env(ROOT, {"RACEKIT_CRASH_CONTROL": str(control)})
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=30)
+    assert done.returncode == -signal.SIGKILL and b"survived" not in done.stdout
+    log = (control / "events.log").read_text().split("\n")
+    assert [line.split()[1:] for line in log if line] == [["tick", "1"], ["tick", "2"], ["tick", "3", "killed"]]
+    # the next process continues the shared count: hit 4 onwards, no kill planned
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=30)
+    assert again.returncode == 0 and b"survived" in again.stdout
+
+
+def test_a_service_is_stopped_with_its_children(tmp_path: Path) -> None:
+    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)"
+    svc = Service([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ), log=tmp_path / "log",
+                  ready=lambda: True, stop_timeout=2)
+    with svc:
+        deadline = time.monotonic() + 10
+        while len(svc.members()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(svc.members()) == 2
+        pgid = svc.pgid
+    assert survivors([pgid]) == []
+
+
+def test_scratch_dirs_are_removed() -> None:
+    with scratch_dir() as d:
+        (d / "x").write_text("y")
+    assert not d.exists()
+
+
+# ----------------------------------------------------------------- search
+
+
+def test_level_search_finds_the_race_with_one_switch_and_counts_schedules(session: Session) -> None:
+    def run(scenario: Any, chooser: Any) -> Any:
+        return session.run(Race(scenario), chooser)
+
+    rep = explore_levels(run, 2, 1, 100)
+    assert rep.found is not None and nonzero(rep.found.choices) == 1
+    ls = LevelSearch(run, 2)
+    first = ls.next_level(100, accept=lambda r: False)
+    assert first.runs == 1 and first.complete
+    second = ls.next_level(100, accept=lambda r: False)
+    assert second.complete and second.runs >= 2  # every single switch, once each
+
+
+def test_hypothesis_drives_kills_and_shrinks_them(session: Session) -> None:
+    class Partial(Lines):
+        def finish(self, run: Run) -> None:
+            if self.killed_at is not None and len(self.content) >= 2:
+                raise Violation("toy", f"killed after {len(self.content)} lines")
+
+    def run(scenario: Any, chooser: Any) -> Any:
+        return session.run(Partial(scenario["lines"]), chooser, max_kills=1)
+
+    rep = explore_hypothesis(run, lambda draw: {"lines": ["a", "b", "c", "d"]}, max_examples=40)
+    assert rep.found is not None
+    assert rep.found.choices == [0, 1]  # shrunk: the earliest kill that still fails
+
+
+def test_minimize_drops_requests_and_choices(session: Session) -> None:
+    def run(scenario: Any, chooser: Any) -> Any:
+        return session.run(Race(scenario), chooser)
+
+    rec = RecordingChooser(RandomChooser(3))
+    result = run(4, rec)
+    found = None
+    for seed in range(50):
+        rec = RecordingChooser(RandomChooser(seed))
+        result = run(4, rec)
+        if result.failed:
+            from racekit.crash.explore import Found
+
+            found = Found("random", 4, rec.choices, result)
+            break
+    assert found is not None
+    best, _ = minimize(run, found, lambda n: [n - 1] if n > 2 else [])
+    assert best.scenario == 2 and nonzero(best.choices) == 1
+
+
+def test_worker_pool_reuses_survivors(tmp_path: Path) -> None:
+    with WorkerPool(ROOT, tmp_path / "log") as pool:
+        w = pool.acquire()
+        pool.release(w)
+        assert pool.acquire() is w
+        pool.discard(w)
+        assert pool.started == 1
