@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import importlib.util
@@ -53,8 +54,10 @@ def module_program(mod: types.ModuleType, nthreads: int, max_steps: int = 2000) 
     """A Program over a generated module: ``S()`` is the state, ``t{i}(s)`` the threads."""
     assert mod.__file__ is not None
 
+    bodies = [getattr(mod, f"t{i}") for i in range(nthreads)]
+
     def threads(s: Any) -> list[Callable[[], Any]]:
-        return [(lambda f=getattr(mod, f"t{i}"): f(s)) for i in range(nthreads)]
+        return [functools.partial(f, s) for f in bodies]
 
     return Program(
         setup=mod.S,
@@ -272,8 +275,9 @@ def _indent(text: str, n: int) -> str:
 
 
 class _Gen:
-    def __init__(self, draw: Any, kinds: Sequence[str]) -> None:
+    def __init__(self, draw: Any, kinds: Sequence[str], max_ops: int = 3) -> None:
         self.draw = draw
+        self.max_ops = max_ops
         self.kinds = kinds
         self.regs: list[str] = []
 
@@ -341,11 +345,11 @@ class _Gen:
     def block(self, depth: int, held: frozenset[str], regs: bool = True) -> str:
         from hypothesis import strategies as st
 
-        n = self.draw(st.integers(1, 2 if depth else 3))
+        n = self.draw(st.integers(1, 2 if depth else self.max_ops))
         return "\n".join(self.op(depth, held, regs) for _ in range(n))
 
 
-def programs(kinds: Sequence[str] = ALL_OPS, max_threads: int = 3) -> Any:
+def programs(kinds: Sequence[str] = ALL_OPS, max_threads: int = 3, max_ops: int = 3) -> Any:
     """Hypothesis strategy: (source, number of threads) of a small racy program."""
     from hypothesis import strategies as st
 
@@ -355,7 +359,7 @@ def programs(kinds: Sequence[str] = ALL_OPS, max_threads: int = 3) -> Any:
         chosen = draw(st.lists(st.sampled_from(list(kinds)), min_size=1, max_size=4, unique=True))
         parts = [PRELUDE]
         for i in range(nthreads):
-            gen = _Gen(draw, chosen)
+            gen = _Gen(draw, chosen, max_ops)
             body = gen.block(0, frozenset())
             init = "".join(f"    {r} = None\n" for r in gen.regs)
             parts.append(
