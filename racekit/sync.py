@@ -646,11 +646,16 @@ class Thread(_Prim):
             self._real = _threading.Thread(target=self.run, name=self.name, daemon=self.daemon)
             self._real.start()
             return
+        if self._tid is not None:
+            raise RuntimeError("threads can only be started once")
         self._state(ex)
         ex.switch_point(self._acc("start"))
         self._ex = ex
+        # Started before it runs: spawn runs the child up to its first switch
+        # point, and the child (or code it calls) may join or inspect it.
+        self._tid = len(ex.threads)
         t = ex.spawn(self.run, self._given_name, self.daemon)
-        self._tid = t.tid
+        assert t.tid == self._tid
         self.name = t.name
 
     def join(self, timeout: float | None = None) -> None:
@@ -661,6 +666,8 @@ class Thread(_Prim):
             return
         if self._tid is None:
             raise RuntimeError("cannot join thread before it is started")
+        if ex.current is not None and self._tid == ex.current.tid:
+            raise RuntimeError("cannot join current thread")
         target = ex.threads[self._tid]
         self._state(ex)
         ex.switch_point(
