@@ -150,7 +150,7 @@ CI = PROFILES["ci"]
 # Each explorer catches the broken toy; none flags the fixed one.
 
 import pytest  # noqa: E402
-from hypothesis import Phase, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
 from racekit.sim.stateful import rule_based  # noqa: E402

@@ -108,7 +108,7 @@ def explore_hypothesis(
     max_examples: int,
     fault_gate: int = 16,
     shrink: bool = True,
-    shrink_calls: int = 150,
+    shrink_calls: int = 40,
 ) -> ExploreReport:
     """Hypothesis draws the scenario and every choice, and shrinks both on failure.
 

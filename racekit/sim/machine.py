@@ -105,7 +105,7 @@ class SimMachine:
     engine: ClassVar[str] = "sim"
     explorers: ClassVar[tuple[str, ...]] = ("hypothesis", "random")
     fault_rate: ClassVar[float] = 1 / 16
-    minimize_budget: ClassVar[int] = 250
+    minimize_budget: ClassVar[int] = 200
     random_runs: ClassVar[float] = 1.0  # random runs = this x profile.max_examples
 
     # ------------------------------------------------------------------
