@@ -208,6 +208,7 @@ def test_rule_based_wrapper_catches_async_replica() -> None:
                 derandomize=True,
                 deadline=None,
                 phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
             ),
         )
 
@@ -215,5 +216,12 @@ def test_rule_based_wrapper_catches_async_replica() -> None:
 def test_rule_based_wrapper_passes_sync_replica() -> None:
     rules = rule_based(ToyMachine, SYNC, ToyMachine.exhaustive_scenario(SYNC))
     run_state_machine_as_test(
-        rules, settings=settings(max_examples=50, database=None, derandomize=True, deadline=None)
+        rules,
+        settings=settings(
+            max_examples=50,
+            database=None,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )
