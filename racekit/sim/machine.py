@@ -26,7 +26,7 @@ for users who prefer rules; it cannot enumerate or replay from a file.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
 from racekit.catalogue import Outcome, ProfileSettings, System, Variant
@@ -34,7 +34,7 @@ from racekit.errors import ReplayDivergence
 from racekit.history import History
 from racekit.sched.chooser import Chooser, RecordingChooser, ReplayChooser
 from racekit.sim.choosers import Draw, LenientReplayChooser, MinimalDraw
-from racekit.sim.config import ClientScript, WorldConfig
+from racekit.sim.config import ClientScript, FaultBudget, WorldConfig
 from racekit.sim.explore import (
     ExploreReport,
     Found,
@@ -89,6 +89,13 @@ def linearizable(
         return None
 
     return Property(name, check, when="end", kind="linearizability")
+
+
+def without_faults(scenario: Any) -> Any:
+    """The same scenario with a zero fault budget (standard shape; others unchanged)."""
+    if isinstance(scenario, dict) and isinstance(scenario.get("world"), dict):
+        return {**scenario, "world": {**scenario["world"], "faults": asdict(FaultBudget())}}
+    return scenario
 
 
 def make_scenario_json(
@@ -175,8 +182,13 @@ class SimMachine:
     # Exploring
     # ------------------------------------------------------------------
     @classmethod
-    def explore(cls, variant: Variant, explorer: str, runs: int, *, seed: int = 0, prune: bool = False) -> ExploreReport:
-        """Run one explorer for up to ``runs`` runs (examples for Hypothesis)."""
+    def explore(
+        cls, variant: Variant, explorer: str, runs: int, *, seed: int = 0, prune: bool = False, faults: bool = True
+    ) -> ExploreReport:
+        """Run one explorer for up to ``runs`` runs (examples for Hypothesis).
+
+        ``faults=False`` zeroes the scenario's fault budget (standard scenario shape only).
+        """
 
         def make_world(scenario: Any) -> World:
             return cls.build_world(variant, scenario)
@@ -184,7 +196,8 @@ class SimMachine:
         check = cls.checker(variant)
 
         def make_scenario(draw: Draw) -> Any:
-            return cls.make_scenario(variant, draw)
+            scenario = cls.make_scenario(variant, draw)
+            return scenario if faults else without_faults(scenario)
 
         if explorer == "random":
             return explore_random(make_world, check, make_scenario, runs, seed, cls.fault_rate)
@@ -202,18 +215,27 @@ class SimMachine:
     def search(cls, variant: Variant, profile: ProfileSettings) -> Outcome:
         stats: dict[str, Any] = {"runs": 0, "states": 0, "faults": 0, "explorers": {}}
         found: Found | None = None
+        # Fewest faults first: a third of each explorer's runs without any
+        # fault, so a bug that needs none is reported without incidental ones.
+        plan: list[tuple[str, int, bool]] = []
         for name in cls.explorers:
             runs = profile.budget if name == "exhaustive" else profile.max_examples
             if name == "random":
                 runs = max(1, int(runs * cls.random_runs))
-            report = cls.explore(variant, name, runs)
+            if name == "exhaustive":
+                plan.append((name, runs, True))
+            else:
+                plan += [(name, max(1, runs // 3), False), (name, runs - runs // 3, True)]
+        for name, runs, faults in plan:
+            report = cls.explore(variant, name, runs, faults=faults)
+            label = name if faults else f"{name}/no-faults"
             stats["runs"] += report.runs
             stats["states"] += report.states
-            stats["explorers"][name] = {"runs": report.runs, "states": report.states, "complete": report.complete}
+            stats["explorers"][label] = {"runs": report.runs, "states": report.states, "complete": report.complete}
             if report.found is not None:
                 found = report.found
-                stats["explorers"][name]["runs_to_failure"] = found.runs
-                stats["found_by"] = name
+                stats["explorers"][label]["runs_to_failure"] = found.runs
+                stats["found_by"] = label
                 break
         if found is None:
             return Outcome(failed=False, engine=cls.engine, stats=stats)
