@@ -285,3 +285,21 @@ SYSTEM = System(
     properties=("no-oversell", "stock-conservation"),
     variants=[_v(n) for n in SQLITE + POSTGRES],
 )
+
+
+def bench_client(target: str, strategy: str, name: str, sku: str, seconds: float) -> list[int]:
+    """Benchmark loop: reserve 1 unit of ``sku`` for ``seconds``; returns [reserved, refused, sold out]."""
+    inv = open_inventory(target, strategy)
+    reserved = refused = sold_out = 0
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ok, r = reserve(inv, sku, 1, name)
+            refused += r
+            if ok:
+                reserved += 1
+            else:
+                sold_out += 1
+        return [reserved, refused, sold_out]
+    finally:
+        inv.close()

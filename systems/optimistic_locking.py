@@ -40,10 +40,11 @@ def setup(path: str, initial: int = 0) -> None:
 
 
 class Register:
-    def __init__(self, path: str, mode: str) -> None:
+    def __init__(self, path: str, mode: str, think: float = 0.0) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         self.mode = mode
+        self.think = think  # seconds of application work between the read and the write
         self.con = connect(path)
         self.retries = 0
 
@@ -61,6 +62,8 @@ class Register:
         while True:
             value, version = self.read()
             pausepoint("read")
+            if self.think:
+                time.sleep(self.think)
             if self.mode == "blind_write":
                 # BUG: nothing checks that the row still holds what we read
                 self.con.execute("UPDATE register SET value = ?, version = version + 1 WHERE id = 1", (value + delta,))
@@ -90,6 +93,8 @@ class Register:
         try:
             value, _ = self.read()
             pausepoint("read")
+            if self.think:
+                time.sleep(self.think)
             self.con.execute("UPDATE register SET value = ?, version = version + 1 WHERE id = 1", (value + delta,))
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -134,3 +139,17 @@ SYSTEM = System(
         ),
     ],
 )
+
+
+def bench_client(db: str, mode: str, seconds: float, think: float = 0.0) -> list[int]:
+    """Benchmark loop: ``add(1)`` for ``seconds``; returns [updates, retries]."""
+    reg = Register(db, mode, think)
+    updates = 0
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            reg.add(1)
+            updates += 1
+        return [updates, reg.retries]
+    finally:
+        reg.close()

@@ -337,12 +337,15 @@ def create_app(variant: str, db: str, provider: str) -> Any:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    import threading
+
+    local = threading.local()  # one pair of connections per server thread
+
     def handle(key: str, amount: int) -> Response:
-        p = Processor(db, provider, variant)
-        try:
-            return p.pay(key, amount)
-        finally:
-            p.close()
+        p = getattr(local, "processor", None)
+        if p is None:
+            p = local.processor = Processor(db, provider, variant)
+        return p.pay(key, amount)
 
     async def pay_endpoint(request: Request) -> JSONResponse:
         from starlette.concurrency import run_in_threadpool

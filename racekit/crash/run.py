@@ -183,8 +183,10 @@ class Run:
         max_steps: int = 2_000,
         step_timeout: float = 15.0,
         time_limit: float = 120.0,
+        points: bool = True,
     ) -> None:
         self.driver = driver
+        self.points = points  # False (free mode only): points are no-ops in the workers, as in production
         self.chooser = chooser
         self.pool = pool
         self.workdir = workdir
@@ -330,7 +332,8 @@ class Run:
     def _start(self, task: Task, kill_at: Sequence[Any] | None = None) -> None:
         task.proc = self.pool.acquire()
         task.proc.send(
-            {"op": "run", "target": task.target, "args": task.args, "mode": self.mode, "kill_at": kill_at}
+            {"op": "run", "target": task.target, "args": task.args, "mode": self.mode if self.points else "bare",
+             "kill_at": kill_at}
         )
         task.state = "running"
         self.note(task.name, f"start {task.label}")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from racekit.crash.procs import HarnessError, WorkerPool, kill_group, scratch_dir, shared_pool
-from racekit.crash.run import Driver, Mode, Run, RunResult
-from racekit.sched.chooser import Chooser
+from racekit.crash.run import Driver, Mode, Run, RunResult, Task
+from racekit.sched.chooser import BoringChooser, Chooser
 
 
 class Session:
@@ -71,3 +71,28 @@ class Session:
             shutil.rmtree(workdir, ignore_errors=True)
         self.kills += result.kills
         return result
+
+    def gather(self, calls: Sequence[tuple[str, dict[str, Any]]], *, time_limit: float = 600.0) -> list[Any]:
+        """Run ``calls`` (target, args) at once in worker processes, no kills; their results in order.
+
+        For benchmarks: real concurrency, with the harness's timeouts and cleanup.
+        """
+        driver = _Gather(calls)
+        result = self.run(driver, BoringChooser(), mode="free", max_kills=0, time_limit=time_limit,
+                          step_timeout=time_limit, max_steps=len(calls) + 1, points=False)
+        if result.failed:
+            raise HarnessError(f"gather failed: {result.message}")
+        return driver.results
+
+
+class _Gather(Driver):
+    def __init__(self, calls: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        self.calls = list(calls)
+        self.results: list[Any] = [None] * len(self.calls)
+
+    def start(self, run: Run) -> None:
+        for i, (target, args) in enumerate(self.calls):
+            run.submit(f"w{i}", target, args).meta["i"] = i
+
+    def on_done(self, run: Run, task: Task, result: Any) -> None:
+        self.results[task.meta["i"]] = result

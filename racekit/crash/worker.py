@@ -4,7 +4,7 @@ It reads commands (JSON lines) on stdin and writes events (JSON lines) to
 file descriptor ``EVENT_FD``; the system's own output goes to stdout/stderr,
 which the parent points at a log file.  Commands:
 
-* ``{"op": "run", "target": "systems.x:fn", "args": {...}, "mode": "step"|"free",
+* ``{"op": "run", "target": "systems.x:fn", "args": {...}, "mode": "step"|"free"|"bare",
   "kill_at": [point, hit] | null}`` - call ``fn(**args)`` with the matching
   point channel installed; answer ``done`` (with the JSON-able return value)
   or ``error``.  Between points the worker runs freely.
@@ -66,9 +66,11 @@ def serve(events_fd: int) -> None:
         if op != "run":
             wire.send({"ev": "error", "error": f"unknown command {op!r}", "tb": ""})
             continue
-        channel: point.Channel
+        channel: point.Channel | None
         if cmd.get("mode") == "free":
             channel = point.FreeChannel(wire, cmd.get("kill_at"))
+        elif cmd.get("mode") == "bare":
+            channel = None  # production behaviour: points are no-ops, nothing is reported
         else:
             channel = point.StepChannel(wire)
         point.install(channel)
