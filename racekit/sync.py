@@ -58,10 +58,12 @@ def _deadline(ex: Execution, timeout: float | None) -> int | None:
 
 
 def _acquire_kind(timeout: float | None) -> str:
-    """``sync`` tag of a wait: "acquire" blocks until a release; "try" can also
-    complete without one (non-blocking or timed), so DPOR must treat it as
-    co-enabled with the release as well (see strategies/dfs.py)."""
-    return "acquire" if timeout is None or timeout < 0 else "try"
+    """``sync`` tag of a lock acquire.  "acquire": blocks until the owner's
+    release, so it is never co-enabled with it; "wait": anything else a
+    release may enable (timed or non-blocking acquires, semaphores, queue
+    gets, event and condition waits), which may also be co-enabled with it.
+    DPOR treats the two differently (see strategies/dfs.py)."""
+    return "acquire" if timeout is None or timeout < 0 else "wait"
 
 
 class _Prim:
@@ -132,7 +134,7 @@ class Lock(_Prim):
             st.count += 1
             return True
         if not blocking:
-            ex.switch_point(self._acc("try-acquire", sync="try"))
+            ex.switch_point(self._acc("try-acquire", sync="wait"))
             if st.owner is not None:
                 return False
         elif not ex.switch_point(
@@ -250,7 +252,7 @@ class Condition(_Prim):
         lst.owner, lst.count = None, 0
         # 2. wake up when notified (or when the timeout passes)
         notified = ex.switch_point(
-            self._acc("wake", sync=_acquire_kind(timeout)),
+            self._acc("wake", sync="wait"),
             ready=lambda: waiter.notified,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -333,11 +335,11 @@ class Semaphore(_Prim):
             return self._real.acquire(blocking, timeout)
         st: _SemState = self._state(ex)
         if not blocking:
-            ex.switch_point(self._acc("try-acquire", sync="try"))
+            ex.switch_point(self._acc("try-acquire", sync="wait"))
             if st.value == 0:
                 return False
         elif not ex.switch_point(
-            self._acc("acquire", sync=_acquire_kind(timeout)),
+            self._acc("acquire", sync="wait"),
             ready=lambda: st.value > 0,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -432,7 +434,7 @@ class Event(_Prim):
             return self._real.wait(timeout)
         st: _EventState = self._state(ex)
         return ex.switch_point(
-            self._acc("wait", write=False, sync=_acquire_kind(timeout)),
+            self._acc("wait", write=False, sync="wait"),
             ready=lambda: st.flag,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -492,11 +494,11 @@ class Queue(_Prim, Generic[T]):
             return self._real.get(block, timeout)
         st: _QueueState = self._state(ex)
         if not block:
-            ex.switch_point(self._acc("get_nowait", sync="try"))
+            ex.switch_point(self._acc("get_nowait", sync="wait"))
             if not st.items:
                 raise _queue.Empty
         elif not ex.switch_point(
-            self._acc("get", sync=_acquire_kind(timeout)),
+            self._acc("get", sync="wait"),
             ready=lambda: bool(st.items),
             deadline=_deadline(ex, timeout),
             waiting_for=self,

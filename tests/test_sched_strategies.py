@@ -85,7 +85,7 @@ def test_dpor_is_sound_on_containers_and_globals(prog: tuple[str, int]) -> None:
 
 
 @pytest.mark.deep
-@settings(differential, max_examples=1500)
+@settings(differential, max_examples=3000)
 @given(programs())
 def test_dpor_soundness_deep(prog: tuple[str, int]) -> None:
     _same_outcomes(*prog)

@@ -32,11 +32,12 @@ class Access(NamedTuple):
     key: tuple[Hashable, ...]
     write: bool
     label: str = ""
-    # "acquire": blocks until another thread's "release" on the same key
-    # (lock acquire, queue get, event wait, condition wake); DPOR uses it to
-    # find the race that matters when a release enables an acquire.  "try":
-    # the same, but it can also complete without the release (try-acquire,
-    # timed waits, get_nowait), so it is co-enabled with the release too.
+    # "acquire": a blocking lock acquire, enabled only by the owner's
+    # "release" on the same key, so never co-enabled with it; "wait": any
+    # other operation a "release" may enable (semaphore acquire, queue get,
+    # event wait, condition wake, timed or non-blocking acquires), which may
+    # also be co-enabled with it.  DPOR uses these to find the race that
+    # matters when a release enables an acquire.
     sync: str = ""
 
     def describe(self) -> str:

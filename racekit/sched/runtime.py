@@ -340,10 +340,19 @@ class Execution:
         self.current = t
         was = self.controlled
         self.controlled = True
+        # Opcode tracing is on only while a logical thread runs: the scheduler
+        # loop and the chooser (Hypothesis draws, DPOR bookkeeping) would
+        # otherwise pay a trace call for every Python call they make.
+        tracer = self._tracer
+        prev = sys.gettrace()
+        if tracer is not None:
+            sys.settrace(tracer.global_trace)
         try:
             t.glet.switch()
         finally:
             self.controlled = was
+            if tracer is not None:
+                sys.settrace(prev)
 
     # ---------------------------------------------------- thread-side calls
     def switch_point(

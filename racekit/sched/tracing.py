@@ -306,8 +306,8 @@ class OpcodeTracer:
         self._short: dict[str, str] = {}
 
     def install(self) -> None:
+        """Arm the tracer; the execution turns tracing on while a thread runs."""
         self._prev = sys.gettrace()
-        sys.settrace(self.global_trace)
 
     def uninstall(self) -> None:
         sys.settrace(self._prev)

@@ -116,6 +116,7 @@ class DFSStrategy:
         self.sleep_blocked_runs = 0
         self._chooser: _DFSChooser | None = None
         self._node_at: dict[int, int] = {}
+        self._enabled_at: list[tuple[int, ...]] = []
 
     def allowed(self, node: _Node, tid: int) -> bool:
         if self.bound is None:
@@ -150,6 +151,7 @@ class DFSStrategy:
                 events.append((tid, pending))
         # Decisions are made only where several threads are enabled.
         self._node_at = {node.at: k for k, node in enumerate(self.stack)}
+        self._enabled_at = [st.enabled for st in result.steps]
         clocks: list[dict[int, int]] = []
         last: dict[int, int] = {}
         for j, (p, acc) in enumerate(events):
@@ -183,32 +185,53 @@ class DFSStrategy:
     ) -> None:
         """Ask node i to try a thread that starts the sequence reversing race (i, j).
 
-        A release and a blocking acquire it enables are never co-enabled, so
-        that pair cannot be reversed; the race that matters is between the two
-        acquires (Flanagan & Godefroid's co-enabledness condition).  Redirect
-        to the releasing thread's own acquire of the same object.  A "try"
-        acquire (non-blocking or timed) is co-enabled with the release: both
-        the race itself and the acquires' race are reversed.
+        A lock release and the blocking acquire it enables are never
+        co-enabled (Flanagan & Godefroid): the race that matters is between
+        the two acquires, so reverse j with the releasing thread's own acquire
+        instead.  Other operations a release enables ("wait": semaphores with
+        free slots, queue gets, event waits, timed or non-blocking acquires)
+        may be co-enabled with it: reverse both races.
         """
         ai, aj = events[i][1], events[j][1]
-        if ai is not None and aj is not None and ai.sync == "release" and aj.sync in ("acquire", "try"):
+        if ai is not None and aj is not None and ai.sync == "release" and aj.sync in ("acquire", "wait"):
             pi = events[i][0]
             for a in range(i - 1, -1, -1):
                 ea = events[a]
-                if ea[0] == pi and ea[1] is not None and ea[1].key == ai.key and ea[1].sync in ("acquire", "try"):
-                    if aj.sync == "try":
-                        self._reverse_at(i, j, events, clocks)
-                    i = a
+                if ea[0] == pi and ea[1] is not None and ea[1].key == ai.key and ea[1].sync in ("acquire", "wait"):
+                    self._reverse_at(a, j, events, clocks)
+                    if aj.sync == "acquire":
+                        return
                     break
         self._reverse_at(i, j, events, clocks)
 
     def _reverse_at(
         self, i: int, j: int, events: list[tuple[int, Access | None]], clocks: list[dict[int, int]]
     ) -> None:
-        k = self._node_at.get(i)
-        if k is None:
-            return  # step i was forced: no other thread was enabled before it
-        node = self.stack[k]
+        n = self._node_at.get(i)
+        if n is not None:
+            self._add_initial(self.stack[n], i, j, events, clocks)
+        pj = events[j][0]
+        if pj in self._enabled_at[i]:
+            return
+        # j's thread was blocked at i, so the race cannot be reversed there:
+        # what blocked it came earlier.  E.g. T0: q.put(); q.get() and T1:
+        # q.put() on a queue of size 1: T1's put races with T0's get, but
+        # T1 can only overtake T0's put.  Reverse j with the latest earlier
+        # step of another thread that it depends on.
+        aj = events[j][1]
+        for a in range(i - 1, -1, -1):
+            if events[a][0] != pj and dependent(events[a][1], aj):
+                self._reverse_at(a, j, events, clocks)
+                return
+
+    def _add_initial(
+        self,
+        node: _Node,
+        i: int,
+        j: int,
+        events: list[tuple[int, Access | None]],
+        clocks: list[dict[int, int]],
+    ) -> None:
         pi = events[i][0]
         # v = the steps after i that do not happen-after i, then j
         v = [k for k in range(i + 1, j) if clocks[k].get(pi, -1) < i] + [j]
@@ -227,7 +250,7 @@ class DFSStrategy:
             if q in initials:
                 node.backtrack.add(q)
                 return
-        node.backtrack.update(node.options)
+        node.backtrack.update(node.options)  # no initial enabled: try them all (Flanagan & Godefroid)
 
     def _backtrack(self) -> bool:
         """Move to the next unexplored branch; False when the tree is exhausted."""
