@@ -204,6 +204,27 @@ def test_sqlite_race_per_strategy(name: str) -> None:
     assert (sign or "") in reaction, (name, reaction)
 
 
+# c0 reads, c1 reads and updates (holding the row lock), c0 updates: c0 waits in the database.
+WAIT_RACE = [0, 1, 0, 1]
+AFTER_WAIT = {
+    "pg_read_committed": "oversold",  # the wait ends and c0 writes its stale value anyway
+    "pg_repeatable_read": "one reservation",  # the wait ends in 40001, the retry reads 0
+    "pg_serializable": "one reservation",
+}
+
+
+@pytest.mark.parametrize("name", sorted(AFTER_WAIT))
+def test_pg_writer_waits_for_the_row_lock_then(name: str) -> None:
+    out = Machine.replay(Machine.system.variant(name), RACE, WAIT_RACE)
+    whats = [r["what"] for r in out.trace]
+    assert "waits for a lock held by another worker (in the database)" in whats
+    assert "lock granted: continues" in whats
+    happened = "oversold" if out.failed and out.property == "no-oversell" else "one reservation"
+    assert happened == AFTER_WAIT[name], (name, out.message)
+    if name != "pg_read_committed":
+        assert any("40001" in w for w in whats)
+
+
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n.startswith("pg_")])
 def test_pg_race_per_isolation_level(name: str) -> None:
     happened, reaction = race_outcome(name)

@@ -212,6 +212,7 @@ class PgInventory:
                 ok = row[0] >= qty
                 if ok:  # pg_read_committed: BUG, the value was computed from a read another commit may have overtaken
                     con.execute("UPDATE items SET remaining = %s WHERE sku = %s", (row[0] - qty, sku))
+                    pausepoint("written")
             if ok:
                 con.execute("INSERT INTO reservations(sku, qty, client) VALUES (%s, %s, %s)", (sku, qty, client))
             con.execute("COMMIT")
