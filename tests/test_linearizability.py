@@ -229,6 +229,17 @@ def test_cas_observes_a_crashed_write() -> None:
     assert result.dropped == []
 
 
+def test_crashed_ops_never_return() -> None:
+    """Parsers give crashed (:info) ops no return position: they may take effect any time later."""
+    from racekit.formats import parse_etcd_log, parse_jepsen_edn
+
+    edn = parse_jepsen_edn("[{:process 0 :type :invoke :f :write :value 1}\n {:process 0 :type :info :f :write :value 1}]")
+    etcd = parse_etcd_log("INFO  jepsen.util - 3\t:invoke\t:write\t1\nINFO  jepsen.util - 3\t:info\t:write\t:timed-out\n")
+    for history in (edn, etcd):
+        (crashed,) = history.operations
+        assert (crashed.status, crashed.ret, crashed.args) == ("info", None, (1,))
+
+
 def test_equal_times_mean_concurrent() -> None:
     # precedes is strict: a return at 5 and an invoke at 5 overlap
     h = History([op(0, "write", (1,), 0, 5), op(1, "read", (), 5, 6, 0)])
@@ -247,6 +258,33 @@ def test_concurrent_reads_do_not_multiply_states() -> None:
     result = check(History(ops), RegisterSpec(0), timeout=10)
     assert result.verdict == "violation"
     assert result.states < 500
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [
+            op(0, "write", (1,), 9, None, status="info"),
+            op(1, "read", (), 10, 15, 1),
+            op(2, "write", (0,), 0, None, status="info"),
+            op(3, "read", (), 8, 9, 0),
+            op(4, "cas", (0, 2), 1, 3, True),
+            op(5, "write", (1,), 2, 4),
+        ],
+        [
+            op(0, "write", (1,), 4, None, status="info"),
+            op(1, "read", (), 9, 11, 0),
+            op(2, "cas", (0, 2), 0, 6, True),
+            op(3, "write", (0,), 5, None, status="info"),
+            op(4, "write", (1,), 4, 5),
+        ],
+    ],
+)
+def test_memo_keeps_states_with_more_info_ops_left(ops: list[Operation]) -> None:
+    """Found by a random search against a mutant that pruned the dominating
+    state instead of the dominated one (rule 7 the wrong way round)."""
+    assert brute_force(History(ops), RegisterSpec(0))
+    assert check(History(ops), RegisterSpec(0), prune=False).ok
 
 
 def test_many_identical_crashed_writes_settle_fast() -> None:
