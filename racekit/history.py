@@ -93,10 +93,6 @@ class History:
     def to_json(self) -> list[dict[str, Any]]:
         return [op.to_json() for op in self.operations]
 
-    def by_id(self) -> dict[int, Operation]:
-        """Operations indexed by their id."""
-        return {op.id: op for op in self.operations}
-
     @classmethod
     def from_json(cls, data: Sequence[dict[str, Any]]) -> History:
         return cls([Operation.from_json(d) for d in data])
