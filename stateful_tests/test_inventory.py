@@ -23,7 +23,7 @@ import pytest
 
 from racekit.catalogue import Variant
 from racekit.crash import postgres
-from racekit.crash.machine import CrashMachine, choice, ints
+from racekit.crash.machine import Budget, CrashMachine, choice, ints
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.testing import variant_tests
 from specs.inventory import check_inventory
@@ -115,6 +115,10 @@ class InventoryDriver(Driver):
 class Machine(CrashMachine):
     system = inventory.SYSTEM
     max_kills = 0  # contention, not crashes
+    # No random-instant phase: nothing is killed here, and a free-running history's
+    # invoke/return positions are when the parent read the reports - too late for
+    # a real-time order the linearizability check could trust.
+    budgets = {**CrashMachine.budgets, "deep": Budget(levels=2, level_runs=3_000, hypothesis=150, random_kills=0)}
 
     @classmethod
     def unavailable(cls, variant: Variant) -> str | None:

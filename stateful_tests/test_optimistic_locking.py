@@ -18,7 +18,7 @@ from typing import Any
 
 from racekit import linearizability
 from racekit.catalogue import Variant
-from racekit.crash.machine import CrashMachine, ints
+from racekit.crash.machine import Budget, CrashMachine, ints
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.testing import variant_tests
 from specs.optimistic_locking import lost_update, register_spec
@@ -83,6 +83,10 @@ class RegisterDriver(Driver):
 class Machine(CrashMachine):
     system = optimistic_locking.SYSTEM
     max_kills = 0  # interleavings only: no crash points here
+    # No random-instant phase: nothing is killed here, and a free-running history's
+    # invoke/return positions are when the parent read the reports - too late for
+    # a real-time order the linearizability check could trust.
+    budgets = {**CrashMachine.budgets, "deep": Budget(levels=2, level_runs=3_000, hypothesis=150, random_kills=0)}
 
     @classmethod
     def driver(cls, variant: Variant, scenario: Any) -> Driver:

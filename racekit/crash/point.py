@@ -20,7 +20,7 @@ code runs in production, in benchmarks and under test.  Inside one, a
   The interleaving of workers and the kill points are then chosen by the
   parent's Chooser, one point at a time: deterministic, replayable.
 * ``FreeChannel`` (free mode): the worker runs on, reporting each point
-  asynchronously, and kills itself at the one ``(point, hit)`` it was given.
+  asynchronously; the parent kills it at a random instant.
 * ``ControlDirChannel``: processes the harness did not start itself (uvicorn
   workers) find ``RACEKIT_CRASH_CONTROL=<dir>`` in their environment; the
   directory holds a kill plan, hit counters shared by all processes under an
@@ -34,7 +34,6 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -165,21 +164,15 @@ class StepChannel:
 
 
 class FreeChannel:
-    """Run on; report points as they pass; die at ``kill_at`` = (name, hit)."""
+    """Run on; report points as they pass (the parent kills after a delay)."""
 
-    def __init__(self, wire: _Wire, kill_at: Sequence[Any] | None) -> None:
+    def __init__(self, wire: _Wire) -> None:
         self.wire = wire
-        self.kill_at = (str(kill_at[0]), int(kill_at[1])) if kill_at else None
         self.hits: dict[str, int] = {}
 
     def point(self, name: str, crash: bool, busy: bool) -> None:
         hit = self.hits[name] = self.hits.get(name, 0) + 1
-        dying = crash and self.kill_at == (name, hit)
-        self.wire.send(
-            {"ev": "point", "name": name, "hit": hit, "crash": crash, "busy": busy, "dying": dying, "where": _where()}
-        )
-        if dying:
-            die()
+        self.wire.send({"ev": "point", "name": name, "hit": hit, "crash": crash, "busy": busy, "where": _where()})
 
     def report(self, data: Any) -> None:
         self.wire.send({"ev": "report", "data": data})

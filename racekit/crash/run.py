@@ -240,10 +240,6 @@ class Run:
         self.note(process, f"return unknown ({why})")
         self.recorder.close(op_id, "info", None, len(self.trace) - 1, None)
 
-    @property
-    def stepping(self) -> bool:
-        return self.mode == "step"
-
     # --------------------------------------------------------------- the run
     def execute(self) -> RunResult:
         started = time.monotonic()
@@ -329,11 +325,10 @@ class Run:
                 if other is not task and other.state == "busy":
                     other.state = "at"
 
-    def _start(self, task: Task, kill_at: Sequence[Any] | None = None) -> None:
+    def _start(self, task: Task) -> None:
         task.proc = self.pool.acquire()
         task.proc.send(
-            {"op": "run", "target": task.target, "args": task.args, "mode": self.mode if self.points else "bare",
-             "kill_at": kill_at}
+            {"op": "run", "target": task.target, "args": task.args, "mode": self.mode if self.points else "bare"}
         )
         task.state = "running"
         self.note(task.name, f"start {task.label}")
@@ -395,9 +390,6 @@ class Run:
             if ev.get("busy"):
                 what += " (busy: waits for another worker)"
             self.note(task.name, what, str(ev.get("where", "")))
-            if ev.get("dying"):
-                task.meta["dying"] = True
-                return False  # free mode: it kills itself right after saying so
             task.state = "busy" if ev.get("busy") else "at"
             return True
         if kind == "report":
@@ -418,8 +410,6 @@ class Run:
             self.driver.on_error(self, task, task.error)
             return True
         if kind == "eof":
-            if task.meta.get("dying"):
-                return self._died(task, f"at {task.point[0] if task.point else '?'} (its planned point)")
             raise HarnessError(f"worker of {task.name} exited unexpectedly; log: {self.pool.log_tail()}")
         raise HarnessError(f"unknown event from {task.name}: {ev}")
 
@@ -458,16 +448,6 @@ class Run:
         where = f"at {task.point[0]} #{task.point[1]}" if task.point else "before its first point"
         self.note(task.name, f"KILLED (SIGKILL) {where}", task.label)
         self.driver.on_killed(self, task)
-
-    def _died(self, task: Task, why: str) -> bool:
-        assert task.proc is not None
-        self.pool.discard(task.proc)
-        task.proc = None
-        task.state = "killed"
-        self.kills += 1
-        self.note(task.name, f"KILLED (SIGKILL) {why}", task.label)
-        self.driver.on_killed(self, task)
-        return True
 
     # ---------------------------------------------------------- free mode
     def _free_loop(self) -> None:

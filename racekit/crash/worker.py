@@ -4,8 +4,8 @@ It reads commands (JSON lines) on stdin and writes events (JSON lines) to
 file descriptor ``EVENT_FD``; the system's own output goes to stdout/stderr,
 which the parent points at a log file.  Commands:
 
-* ``{"op": "run", "target": "systems.x:fn", "args": {...}, "mode": "step"|"free"|"bare",
-  "kill_at": [point, hit] | null}`` - call ``fn(**args)`` with the matching
+* ``{"op": "run", "target": "systems.x:fn", "args": {...}, "mode": "step"|"free"|"bare"}``
+  - call ``fn(**args)`` with the matching
   point channel installed; answer ``done`` (with the JSON-able return value)
   or ``error``.  Between points the worker runs freely.
 * ``{"op": "go"}`` - continue from a point (step mode).
@@ -68,7 +68,7 @@ def serve(events_fd: int) -> None:
             continue
         channel: point.Channel | None
         if cmd.get("mode") == "free":
-            channel = point.FreeChannel(wire, cmd.get("kill_at"))
+            channel = point.FreeChannel(wire)
         elif cmd.get("mode") == "bare":
             channel = None  # production behaviour: points are no-ops, nothing is reported
         else:
