@@ -23,7 +23,7 @@ import pytest
 
 from racekit.catalogue import Variant
 from racekit.crash import postgres
-from racekit.crash.machine import Budget, CrashMachine, choice, ints
+from racekit.crash.machine import Budget, CrashMachine, choice, ints, without_one
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.testing import variant_tests
 from specs.inventory import check_inventory
@@ -143,14 +143,8 @@ class Machine(CrashMachine):
 
     @classmethod
     def smaller(cls, scenario: Any) -> Iterator[Any]:
-        clients = scenario["clients"]
-        for c in range(len(clients)):
-            for i in range(len(clients[c])):
-                cand = [list(ops) for ops in clients]
-                del cand[c][i]
-                cand = [ops for ops in cand if ops]
-                if len(cand) >= 2:
-                    yield {"stock": scenario["stock"], "clients": cand}
+        for clients in without_one(scenario["clients"], keep=2):
+            yield {"stock": scenario["stock"], "clients": clients}
 
     @classmethod
     def requests(cls, scenario: Any) -> int:

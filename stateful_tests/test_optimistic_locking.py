@@ -18,7 +18,7 @@ from typing import Any
 
 from racekit import linearizability
 from racekit.catalogue import Variant
-from racekit.crash.machine import Budget, CrashMachine, ints
+from racekit.crash.machine import Budget, CrashMachine, ints, without_one
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.testing import variant_tests
 from specs.optimistic_locking import lost_update, register_spec
@@ -108,14 +108,8 @@ class Machine(CrashMachine):
 
     @classmethod
     def smaller(cls, scenario: Any) -> Iterator[Any]:
-        clients = scenario["clients"]
-        for c in range(len(clients)):
-            for i in range(len(clients[c])):
-                cand = [list(ops) for ops in clients]
-                del cand[c][i]
-                cand = [ops for ops in cand if ops]
-                if len(cand) >= 2:
-                    yield {"clients": cand}
+        for clients in without_one(scenario["clients"], keep=2):
+            yield {"clients": clients}
 
     @classmethod
     def requests(cls, scenario: Any) -> int:

@@ -28,10 +28,12 @@ from hypothesis import strategies as st
 
 from racekit.crash.run import RunResult
 from racekit.sched.chooser import Chooser, RecordingChooser, ReplayChooser
+from racekit.sim.choosers import DataChooser, WeightedRandomChooser
 from racekit.sim.minimize import minimize as minimize_choices
 from racekit.sim.minimize import normalize
 
 RunFn = Callable[[Any, Chooser], RunResult]
+FAULT_GATE = 6  # random runs: one kill-or-switch offer in six is taken
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 
@@ -144,44 +146,22 @@ def explore_levels(
     return Report(None, runs, kills, True)
 
 
-class GatedDataChooser:
-    """Hypothesis draws every choice; kills and preemptions pass a gate first.
+class AsFaults:
+    """Presents kills and switches to a simulator chooser as *faults*: rare, gated.
 
-    A gate is a draw in ``[0, gate)`` that means "deviate" only at its top
-    value, so a random run has few kills and few switches, and Hypothesis
-    shrinks toward none.
+    ``racekit.sim.choosers`` already has the Hypothesis (``DataChooser``) and
+    seeded (``WeightedRandomChooser``) choosers that keep faults rare and
+    shrink them toward none; a crash run's faults are its kills and its
+    switches between workers.  Kill delays (free mode) stay plain choices.
     """
 
-    def __init__(self, data: Any, gate: int = 6, max_draws: int = 2000) -> None:
-        self.data = data
-        self.gate = gate
-        self.max_draws = max_draws
-        self.draws = 0
+    FAULTS = ("kill", "proc")
+
+    def __init__(self, inner: Chooser) -> None:
+        self.inner = inner
 
     def choose(self, options: Sequence[Hashable], kind: str) -> int:
-        n = len(options)
-        if n == 1 or self.draws >= self.max_draws:
-            return 0
-        self.draws += 1
-        if self.data.draw(st.integers(0, self.gate - 1)) != self.gate - 1:
-            return 0
-        return int(self.data.draw(st.integers(1, n - 1)))
-
-
-class GatedRandomChooser:
-    """Seeded random with rare deviations (``rate``), except kill delays (uniform)."""
-
-    def __init__(self, seed: int, rate: float = 1 / 6) -> None:
-        self.rng = random.Random(seed)
-        self.rate = rate
-
-    def choose(self, options: Sequence[Hashable], kind: str) -> int:
-        n = len(options)
-        if n == 1:
-            return 0
-        if kind == "kill-delay":
-            return self.rng.randrange(n)
-        return 0 if self.rng.random() >= self.rate else self.rng.randrange(1, n)
+        return self.inner.choose(options, "fault" if kind in self.FAULTS else kind)
 
 
 class _Failure(Exception):
@@ -216,7 +196,7 @@ def explore_hypothesis(
     @given(st.data())
     def search(data: Any) -> None:
         scenario = draw_scenario(data.draw)
-        recorder = RecordingChooser(GatedDataChooser(data))
+        recorder = RecordingChooser(AsFaults(DataChooser(data, fault_gate=FAULT_GATE)))
         result = run(scenario, recorder)
         counts["runs"] += 1
         counts["kills"] += result.kills
@@ -246,7 +226,7 @@ def explore_random(
         if done >= 20 * max(runs, 1):  # kills are not happening: stop, bounded
             break
         scenario = scenarios(rng)
-        recorder = RecordingChooser(GatedRandomChooser(rng.randrange(1 << 30)))
+        recorder = RecordingChooser(AsFaults(WeightedRandomChooser(random.Random(rng.randrange(1 << 30)), 1 / FAULT_GATE)))
         result = run(scenario, recorder)
         done += 1
         kills += result.kills

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -97,6 +97,20 @@ def choice(values: list[Any]) -> st.SearchStrategy[Any]:
     s = st.sampled_from(values)
     s.racekit_sample = lambda rng: rng.choice(values)  # type: ignore[attr-defined]
     return s
+
+
+def without_one(groups: list[list[Any]], keep: int = 1) -> Iterator[list[list[Any]]]:
+    """Every way to drop one operation of one client (dropping emptied clients), keeping ``keep`` clients.
+
+    The usual ``smaller`` for scenarios made of per-client operation lists.
+    """
+    for g in range(len(groups)):
+        for i in range(len(groups[g])):
+            cand = [list(ops) for ops in groups]
+            del cand[g][i]
+            cand = [ops for ops in cand if ops]
+            if len(cand) >= keep:
+                yield cand
 
 
 class CrashMachine:
@@ -270,4 +284,4 @@ class CrashMachine:
         )
 
 
-__all__ = ["Budget", "CrashMachine", "Unavailable", "choice", "ints", "nonzero", "random_draw", "replay"]
+__all__ = ["Budget", "CrashMachine", "Unavailable", "choice", "ints", "nonzero", "random_draw", "replay", "without_one"]

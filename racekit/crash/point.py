@@ -137,16 +137,18 @@ class _Wire:
         return msg
 
 
-def _where(depth: int = 3) -> str:
-    """``file:line`` of the code that called the point, relative to the cwd when inside it."""
-    frame = sys._getframe(depth)
+def _where() -> str:
+    """``file:line`` of the code that called the point (relative to the cwd when inside it)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
     path = frame.f_code.co_filename
     rel = os.path.relpath(path)
     return f"{path if rel.startswith('..') else rel}:{frame.f_lineno}"
 
 
-class StepChannel:
-    """Stop at every point until the parent says go (or kills us)."""
+class FreeChannel:
+    """Run on; report points as they pass (free mode: the parent kills after a delay)."""
 
     def __init__(self, wire: _Wire) -> None:
         self.wire = wire
@@ -155,27 +157,19 @@ class StepChannel:
     def point(self, name: str, crash: bool, busy: bool) -> None:
         hit = self.hits[name] = self.hits.get(name, 0) + 1
         self.wire.send({"ev": "point", "name": name, "hit": hit, "crash": crash, "busy": busy, "where": _where()})
+
+    def report(self, data: Any) -> None:
+        self.wire.send({"ev": "report", "data": data})
+
+
+class StepChannel(FreeChannel):
+    """Stop at every point until the parent says go (or kills us)."""
+
+    def point(self, name: str, crash: bool, busy: bool) -> None:
+        super().point(name, crash, busy)
         msg = self.wire.receive()
         if msg.get("op") != "go":
             raise RuntimeError(f"worker expected 'go' at point {name!r}, got {msg!r}")
-
-    def report(self, data: Any) -> None:
-        self.wire.send({"ev": "report", "data": data})
-
-
-class FreeChannel:
-    """Run on; report points as they pass (the parent kills after a delay)."""
-
-    def __init__(self, wire: _Wire) -> None:
-        self.wire = wire
-        self.hits: dict[str, int] = {}
-
-    def point(self, name: str, crash: bool, busy: bool) -> None:
-        hit = self.hits[name] = self.hits.get(name, 0) + 1
-        self.wire.send({"ev": "point", "name": name, "hit": hit, "crash": crash, "busy": busy, "where": _where()})
-
-    def report(self, data: Any) -> None:
-        self.wire.send({"ev": "report", "data": data})
 
 
 # --------------------------------------------------------------------------
