@@ -274,3 +274,15 @@ def test_http_end_to_end(variant: str, expect: str | None) -> None:
         assert len(out["answers"]) == 4 * 6
     else:
         assert problem is not None and problem[0] == expect, (problem, out["charges"])
+
+
+@pytest.mark.deep
+def test_http_many_random_kills() -> None:
+    """Deep: 4 clients x 6 keys against 3 uvicorn workers, 20 workers killed at random instants."""
+    for seed in range(5):
+        with scratch_dir("racekit-pay-http-") as workdir:
+            out = run_http("unique_key", workdir, kill_plan=[["after-charge", 1], ["key-recorded", 4]],
+                           random_kills=4, seed=seed)
+        assert out["left"] == []
+        assert check_payments(out["answers"], out["charges"], out["rows"]) is None
+        assert not out["errors"], out["errors"]

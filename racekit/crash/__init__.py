@@ -8,7 +8,8 @@ The harness lives in submodules, imported explicitly so a worker process
 starts fast: :mod:`racekit.crash.run` (one run: the core loop),
 :mod:`racekit.crash.explore` (level search, Hypothesis, random kills,
 minimizing), :mod:`racekit.crash.machine` (``CrashMachine``, the catalogue
-Engine), :mod:`racekit.crash.procs` (processes, pools, services, leftovers),
+Engine), :mod:`racekit.crash.session` (a pool and a scratch directory around many
+runs), :mod:`racekit.crash.procs` (processes, pools, services, leftovers),
 :mod:`racekit.crash.postgres` (a throwaway PostgreSQL cluster).  See
 docs/crash.md.
 """
