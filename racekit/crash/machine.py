@@ -156,11 +156,6 @@ class CrashMachine:
         """Why ``variant`` cannot run here (None: it can)."""
         return None
 
-    @classmethod
-    def random_mode(cls, variant: Variant) -> Mode:
-        """Mode of the random-kill runs: free (real concurrency) unless a system needs steps."""
-        return "free"
-
     # ----------------------------------------------------------- the engine
     @classmethod
     def _session(cls, variant: Variant) -> Session:
@@ -208,16 +203,15 @@ class CrashMachine:
                 found = tally(explore_hypothesis(run, cls.draw_scenario, budget.hypothesis))
             # 3. kills at random instants, real concurrency
             if found is None and budget.random_kills:
-                mode = cls.random_mode(variant)
                 rep = explore_random(
-                    cls._runner(session, variant, mode),
+                    cls._runner(session, variant, "free"),
                     lambda rng: cls.draw_scenario(random_draw(rng)),
                     runs=budget.random_kills // 2,
                     min_kills=budget.random_kills,
                 )
                 stats["random_kills"] = rep.kills
                 found = tally(rep)
-                if found is not None and mode == "free":
+                if found is not None:
                     # a free-mode failure is not replayable: find its schedule in step mode
                     again = explore_levels(run, found.scenario, 2, 400)
                     stats["runs"] += again.runs
