@@ -335,3 +335,30 @@ def test_worker_pool_reuses_survivors(tmp_path: Path) -> None:
         assert pool.acquire() is w
         pool.discard(w)
         assert pool.started == 1
+
+
+def test_a_guarded_server_dies_with_its_owner(tmp_path: Path) -> None:
+    """uvicorn or postgres must not outlive a harness that was SIGKILLed (atexit never runs then)."""
+    doomed = tmp_path / "server-dir"
+    doomed.mkdir()
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from pathlib import Path
+        from racekit.crash.procs import Guarded
+        g = Guarded([sys.executable, "-c", "import time; time.sleep(600)"], cwd=Path("/"), env={{}},
+                    log=Path({str(tmp_path / "log")!r}), remove=[Path({str(doomed)!r})], stop_timeout=2)
+        print(g.start(), flush=True)
+        time.sleep(600)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(ROOT))
+    assert owner.stdout is not None
+    server = int(owner.stdout.readline())
+    assert alive(server)
+    owner.kill()
+    owner.wait(10)
+    assert wait_gone([server], 15) == []
+    deadline = time.monotonic() + 10
+    while doomed.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not doomed.exists()

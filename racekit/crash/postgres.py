@@ -5,7 +5,9 @@
 fresh temporary directory, and starts ``postgres`` listening on a unix socket
 in that directory only (``listen_addresses=''``), with durability off (the
 tests kill clients, not the server).  ``stop()`` shuts it down (fast
-shutdown, then SIGKILL after a timeout) and removes the directory.
+shutdown, then SIGKILL after a timeout) and removes the directory - through
+a guard process (``guard.py``) that does the same if this process dies
+first, so no cluster outlives its owner.
 
 initdb refuses to run as root; as root the cluster runs as an unprivileged
 user (``racekit`` if it exists, else ``nobody``) that owns the directory.
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from racekit.crash.procs import HarnessError, kill_group, wait_gone
+from racekit.crash.procs import Guarded, HarnessError
 
 USER = "racekit"  # the database superuser created by initdb
 
@@ -74,7 +76,7 @@ class Cluster:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.dir: Path | None = None
-        self.popen: subprocess.Popen[bytes] | None = None
+        self.server: Guarded | None = None
 
     def dsn(self, dbname: str = "postgres") -> str:
         assert self.dir is not None
@@ -112,28 +114,27 @@ class Cluster:
         )
         if init.returncode != 0:
             raise HarnessError(f"initdb failed ({init.returncode}): {init.stderr.decode(errors='replace')[-1500:]}")
-        log = open(self.dir / "postgres.log", "ab")  # noqa: SIM115 - handed to the child
-        try:
-            self.popen = subprocess.Popen(
-                [str(bins / "postgres"), "-D", str(data), "-k", str(self.dir),
-                 "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=100", "-c", "shared_buffers=32MB",
-                 "-c", "deadlock_timeout=100ms", "-c", "autovacuum=off"],
-                env=env, cwd=str(self.dir), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                start_new_session=True, **self._as_user(),
-            )
-        finally:
-            log.close()
+        user = _run_as()
+        self.server = Guarded(
+            [str(bins / "postgres"), "-D", str(data), "-k", str(self.dir),
+             "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=100", "-c", "shared_buffers=32MB",
+             "-c", "deadlock_timeout=100ms", "-c", "autovacuum=off"],
+            cwd=self.dir, env=env, log=self.dir / "postgres.log",
+            user=None if user is None else user.pw_uid, group=None if user is None else user.pw_gid,
+            stop_signal=signal.SIGINT, stop_timeout=self.stop_timeout, remove=[self.dir],
+        )
+        self.server.start()
         self._wait_ready()
 
     def _wait_ready(self) -> None:
         import psycopg
 
-        assert self.popen is not None and self.dir is not None
+        assert self.server is not None and self.dir is not None
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise HarnessError(f"postgres exited with {self.popen.returncode}: {self.log_tail()}")
+            if not self.server.alive():
+                raise HarnessError(f"postgres exited: {self.log_tail()}")
             if (self.dir / ".s.PGSQL.5432").exists():
                 try:
                     with psycopg.connect(self.dsn(), connect_timeout=5) as con:
@@ -153,30 +154,25 @@ class Cluster:
             return ""
 
     def stop(self) -> None:
-        if self.popen is not None:
-            pgid = self.popen.pid
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGINT)  # fast shutdown
-            try:
-                self.popen.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                kill_group(pgid)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.popen.wait(self.stop_timeout)
-            left = wait_gone([pgid], self.stop_timeout)
-            for pid in left:
-                kill_group(pid)
-            self.popen = None
+        """Fast shutdown, SIGKILL after ``stop_timeout``; the directory goes too.
+
+        The guard does both, and also does them if this process dies first.
+        """
+        if self.server is not None:
+            left = self.server.stop()
+            self.server = None
+            if left:
+                raise HarnessError(f"postgres processes survived stop: {left}")
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
     @property
     def pgid(self) -> int | None:
-        return None if self.popen is None else self.popen.pid
+        return None if self.server is None else self.server.pid
 
     def __enter__(self) -> Cluster:
-        return self.start() if self.popen is None else self
+        return self.start() if self.server is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

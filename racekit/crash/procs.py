@@ -12,8 +12,10 @@ Nothing here waits without a timeout.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -255,13 +257,14 @@ class WorkerPool:
         self, root: Path, log_path: Path | None = None, spares: int = 1, env: Mapping[str, str] | None = None
     ) -> None:
         self.root = root
-        self._own_log = log_path is None
         if log_path is None:
+            # no name on disk: the file goes when the last process holding it does
             fd, name = tempfile.mkstemp(prefix="racekit-workers-", suffix=".log", dir=_tmp_base())
-            os.close(fd)
-            log_path = Path(name)
-        self.log_path = log_path
-        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
+            os.unlink(name)
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+            self.log = os.fdopen(fd, "ab")
+        else:
+            self.log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
         self.spares = spares
         self.env = dict(env or {})
         self.idle: list[WorkerProcess] = []
@@ -305,11 +308,10 @@ class WorkerPool:
             self.idle.remove(w)
 
     def log_tail(self, n: int = 2000) -> str:
+        """The end of what the workers wrote to stdout/stderr."""
         self.log.flush()
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        size = os.fstat(self.log.fileno()).st_size
+        return os.pread(self.log.fileno(), n, max(0, size - n)).decode(errors="replace")
 
     def close(self) -> list[int]:
         """End every worker; return the pids still alive afterwards (should be none)."""
@@ -320,9 +322,6 @@ class WorkerPool:
             w.close()
         self.busy, self.idle = [], []
         self.log.close()
-        if self._own_log:
-            with contextlib.suppress(OSError):
-                self.log_path.unlink()
         return wait_gone(self.groups, 5.0)
 
     def reset(self) -> None:
@@ -374,15 +373,79 @@ def close_pools() -> list[int]:
 
 
 # --------------------------------------------------------------------------
-# A long-running service (a web server with its own workers)
+# Servers: run under a guard, so they never outlive us (see guard.py)
+
+
+class Guarded:
+    """A command started by a guard process that stops it, and removes ``remove``,
+    when we stop it - or when this process dies, however it dies."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        log: Path,
+        user: int | None = None,
+        group: int | None = None,
+        stop_signal: int = signal.SIGTERM,
+        stop_timeout: float = 10.0,
+        remove: Sequence[Path] = (),
+    ) -> None:
+        self.name = str(argv[0])
+        self.spec: dict[str, Any] = {
+            "argv": list(argv), "cwd": str(cwd), "env": dict(env), "log": str(log), "user": user, "group": group,
+            "stop_signal": int(stop_signal), "stop_timeout": stop_timeout, "remove": [str(p) for p in remove],
+        }
+        self.stop_timeout = stop_timeout
+        self.guard: subprocess.Popen[bytes] | None = None
+        self.pid = 0  # the command's pid = its process group
+
+    def start(self, timeout: float = 30.0) -> int:
+        self.guard = subprocess.Popen(
+            [sys.executable, "-S", str(Path(__file__).with_name("guard.py")), json.dumps(self.spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        assert self.guard.stdout is not None
+        ready, _, _ = select.select([self.guard.stdout], [], [], timeout)
+        line = self.guard.stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            self.stop()
+            raise HarnessError(f"guard for {self.name} did not start the command")
+        self.pid = int(line)
+        return self.pid
+
+    def alive(self) -> bool:
+        return self.pid > 0 and alive(self.pid)
+
+    def stop(self) -> list[int]:
+        """Stop the command (and clean up); return processes of its group still alive."""
+        if self.guard is None:
+            return []
+        if self.guard.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.guard.stdin.close()
+        try:
+            self.guard.wait(3 * self.stop_timeout + 5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - the guard itself hung
+            self.guard.kill()
+            self.guard.wait(5)
+            if self.pid:
+                kill_group(self.pid)
+        if self.guard.stdout is not None:
+            self.guard.stdout.close()
+        self.guard = None
+        return wait_gone([self.pid], self.stop_timeout) if self.pid else []
 
 
 class Service:
-    """A command run in its own session, started and stopped within time bounds.
+    """A server run under a guard, started and stopped within time bounds.
 
     ``ready()`` is polled until it returns True (``start_timeout``); ``stop``
-    sends SIGTERM to the whole group, then SIGKILL after ``stop_timeout``,
-    and checks that nothing in the group survived.
+    sends SIGTERM to the server, SIGKILL to its whole group after
+    ``stop_timeout``, and checks that nothing in the group survived.  If this
+    process dies first, the guard does the same.
     """
 
     def __init__(
@@ -396,30 +459,25 @@ class Service:
         start_timeout: float = 30.0,
         stop_timeout: float = 10.0,
     ) -> None:
-        self.argv = list(argv)
-        self.cwd = cwd
-        self.env = dict(env)
         self.log_path = log
         self.ready = ready
         self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self.popen: subprocess.Popen[bytes] | None = None
+        self.guarded = Guarded(argv, cwd=cwd, env=env, log=log, stop_timeout=stop_timeout)
+        self.name = str(argv[0])
+        self.started = False
 
     @property
     def pgid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
+        return self.guarded.pid
 
     def start(self) -> Service:
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                self.argv, cwd=str(self.cwd), env=self.env, stdout=log, stderr=log,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
+        self.guarded.start()
+        self.started = True
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise HarnessError(f"{self.argv[0]} exited with {self.popen.returncode}: {self.log_tail()}")
+            if not self.guarded.alive():
+                self.stop()
+                raise HarnessError(f"{self.name} exited: {self.log_tail()}")
             try:
                 if self.ready():
                     return self
@@ -427,23 +485,14 @@ class Service:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise HarnessError(f"{self.argv[0]} not ready within {self.start_timeout} s: {self.log_tail()}")
+        raise HarnessError(f"{self.name} not ready within {self.start_timeout} s: {self.log_tail()}")
 
     def members(self) -> list[int]:
         """Live processes of the service (the leader and its children)."""
-        return survivors([self.pgid]) if self.popen is not None else []
+        return survivors([self.pgid]) if self.started else []
 
     def stop(self) -> None:
-        if self.popen is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pgid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(self.stop_timeout)
-        kill_group(self.pgid)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(self.stop_timeout)
-        left = wait_gone([self.pgid], self.stop_timeout)
+        left = self.guarded.stop()
         if left:
             raise HarnessError(f"service processes survived stop: {left}")
 
@@ -454,7 +503,7 @@ class Service:
             return ""
 
     def __enter__(self) -> Service:
-        return self.start() if self.popen is None else self
+        return self if self.started else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
