@@ -330,14 +330,13 @@ def recover(db: str, provider: str, variant: str) -> int:
 
 def create_app(variant: str, db: str, provider: str) -> Any:
     """The Starlette app: ``POST /pay`` (JSON ``{"amount": n}``, header ``Idempotency-Key``)."""
+    import threading
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
-
-    import threading
 
     local = threading.local()  # one pair of connections per server thread
 
