@@ -83,6 +83,12 @@ def check_variant(
 ) -> VariantReport:
     started = time.perf_counter()
     report = VariantReport(system.name, variant.name, variant.expect, "error", None, False)
+    why_not = getattr(machine, "unavailable", None)
+    reason = why_not(variant) if why_not is not None else None
+    if reason:
+        # a variant that needs a server this machine lacks (PostgreSQL, Redis)
+        report.outcome, report.met, report.message = "skipped", True, str(reason)
+        return report
     try:
         outcome = machine.search(variant, profile)
     except Exception as exc:  # a crash in the harness or the system is reported, not raised
