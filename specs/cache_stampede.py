@@ -115,7 +115,7 @@ def too_many_loads(loads: Sequence[Load], ttl: float, early_window: float) -> st
         by_key.setdefault(r.key, []).append(r)
     for key, rs in sorted(by_key.items()):
         rs.sort(key=lambda r: r.start)
-        for prev, nxt in zip(rs, rs[1:]):
+        for prev, nxt in zip(rs, rs[1:], strict=False):
             if prev.end is None or nxt.start < prev.end:
                 return (
                     f"{len(rs)} loads of {key!r}: one started at t={nxt.start:.2f}s while another "

@@ -20,7 +20,12 @@ from racekit.machine import ConcurrentStateMachine, quiescent_invariant
 from racekit.machine_ext import CanAllBlock, PerVariantScenarios, SystemThreads, TeardownSafe
 from racekit.testing import variant_tests
 from racekit.threads import ThreadHarness
-from specs.background_rebuild_cache import App, EventuallyConsistentCacheSpec, duplicate_loads, versions_backwards
+from specs.background_rebuild_cache import (
+    App,
+    EventuallyConsistentCacheSpec,
+    duplicate_loads,
+    versions_backwards,
+)
 from systems import background_rebuild_cache
 
 KEY = st.sampled_from(["a", "b"])

@@ -14,10 +14,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from racekit.catalogue import Variant
 from racekit.machine import ConcurrentStateMachine, quiescent_invariant
 from racekit.machine_ext import CanAllBlock, PerVariantScenarios, SystemThreads, TeardownSafe
 from racekit.testing import variant_tests
-from racekit.catalogue import Variant
 from racekit.threads import ThreadHarness
 from specs.cache_stampede import CacheSpec, Reader, too_many_loads
 from systems import cache_stampede

@@ -11,10 +11,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from racekit.catalogue import Variant
 from racekit.machine import ConcurrentStateMachine, quiescent_invariant
 from racekit.machine_ext import CanAllBlock, PerVariantScenarios, SystemThreads, TeardownSafe
 from racekit.testing import variant_tests
-from racekit.catalogue import Variant
 from racekit.threads import ThreadHarness
 from specs.work_queue import Producer, WorkQueueSpec, unaccounted
 from systems import work_queue

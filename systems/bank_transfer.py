@@ -25,7 +25,6 @@ from __future__ import annotations
 from racekit import sync
 from racekit.catalogue import System, Variant
 
-
 # Locks are taken with acquire()/try/finally rather than ``with``: the opcode
 # tracer sees the call of a ``with`` block's ``__exit__`` as an opaque call
 # that conflicts with every other thread's memory access, which makes the
@@ -99,9 +98,8 @@ class LockFromThenToBank(Bank):
         if src == dst or amount <= 0:
             return False
         a, b = self.accounts[src], self.accounts[dst]
-        with a.lock:
-            with b.lock:
-                return self._move(a, b, amount)
+        with a.lock, b.lock:
+            return self._move(a, b, amount)
 
 
 class TrylockSpinBank(Bank):
@@ -133,11 +131,10 @@ class CheckOutsideLockBank(Bank):
         if a.balance < amount:  # fast path: reject without locking
             return False
         first, second = (a, b) if a.number < b.number else (b, a)
-        with first.lock:
-            with second.lock:
-                a.balance -= amount
-                b.balance += amount
-                return True
+        with first.lock, second.lock:
+            a.balance -= amount
+            b.balance += amount
+            return True
 
 
 SYSTEM = System(
