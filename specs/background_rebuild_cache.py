@@ -95,6 +95,7 @@ def bump(state: tuple[tuple[str, int], ...], key: str) -> tuple[tuple[str, int],
     """The DB after a write of ``key``.
 
     pre: any(k == key for k, _ in state)
+    pre: len({k for k, _ in state}) == len(state)
     post: dict(__return__)[key] == dict(state)[key] + 1
     post: all(v == dict(state)[k] for k, v in __return__ if k != key)
     """

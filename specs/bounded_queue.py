@@ -110,10 +110,7 @@ def over_capacity(history: History, capacity: int) -> str | None:
 
 
 def lost_or_duplicated(history: History, left_in_buffer: Iterable[Any]) -> str | None:
-    """Every item put is taken once, returned by shutdown, or (no shutdown yet) still buffered.
-
-    post: __return__ is None or isinstance(__return__, str)
-    """
+    """Every item put is taken once, returned by shutdown, or (no shutdown yet) still buffered."""
     put = Counter(op.args[0] for op in history if op.name == "put" and op.status == "ok" and _ok(op.result))
     out: Counter[Any] = Counter()
     shut = False
@@ -134,9 +131,9 @@ def lost_or_duplicated(history: History, left_in_buffer: Iterable[Any]) -> str |
     dup = out - put
     parts = []
     if lost:
-        parts.append(f"lost {sorted(lost.elements())}")
+        parts.append(f"lost {sorted(lost.elements(), key=repr)}")
     if dup:
-        parts.append(f"delivered twice or invented {sorted(dup.elements())}")
+        parts.append(f"delivered twice or invented {sorted(dup.elements(), key=repr)}")
     if shut and still:
-        parts.append(f"{sorted(still.elements())} left in the buffer after shutdown returned")
+        parts.append(f"{sorted(still.elements(), key=repr)} left in the buffer after shutdown returned")
     return "; ".join(parts)

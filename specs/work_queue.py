@@ -44,6 +44,15 @@ class JobLog:
             self.processed.append(job)
 
 
+def submit_results(closed: bool) -> tuple[Any, ...]:
+    """What a submit may answer: a closed queue always rejects.
+
+    post: REJECTED in __return__
+    post: (True in __return__) == (not closed)
+    """
+    return (REJECTED,) if closed else (True, REJECTED)
+
+
 class WorkQueueSpec(Spec):
     """``submit(job) -> True | Rejected``, ``shutdown()``; state: closed or not."""
 
@@ -54,9 +63,7 @@ class WorkQueueSpec(Spec):
 
     def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
         if name == "submit":
-            if state:
-                return state, REJECTED
-            return Outcomes(((state, True), (state, REJECTED)))
+            return Outcomes(tuple((state, result) for result in submit_results(bool(state))))
         if name == "shutdown":
             return True, None
         if name == "pause":
@@ -65,10 +72,7 @@ class WorkQueueSpec(Spec):
 
 
 def unaccounted(history: History, processed: Iterable[Any]) -> str | None:
-    """Accepted jobs processed exactly once; rejected ones never.
-
-    post: __return__ is None or isinstance(__return__, str)
-    """
+    """Accepted jobs processed exactly once; rejected ones never."""
     accepted = Counter(op.args[0] for op in history if op.name == "submit" and op.status == "ok" and op.result is True)
     done = Counter(processed)
     if accepted == done:
@@ -77,9 +81,9 @@ def unaccounted(history: History, processed: Iterable[Any]) -> str | None:
     lost = accepted - done
     extra = done - accepted
     if lost:
-        parts.append(f"accepted but never processed: {sorted(lost.elements())}")
+        parts.append(f"accepted but never processed: {sorted(lost.elements(), key=repr)}")
     if extra:
-        parts.append(f"processed but not accepted (or twice): {sorted(extra.elements())}")
+        parts.append(f"processed but not accepted (or twice): {sorted(extra.elements(), key=repr)}")
     return "; ".join(parts)
 
 
