@@ -174,7 +174,7 @@ class ShutdownStrandsQueue(BoundedQueue):
 # every behaviour.  Opcode tracing would add a switch point at each
 # ``self.items`` / ``self.not_full`` load, and the engine counts an attribute
 # assigned in ``__init__`` as shared, so every load races with every append:
-# the lost-wakeup scenario then has > 5,000 schedules instead of 211.
+# the lost-wakeup scenario then has > 5,000 schedules instead of ~300.
 LOCK_BASED = {"trace_files": ()}
 
 SYSTEM = System(
