@@ -71,7 +71,7 @@ def document(
         "choices": list(outcome.choices),
         "trace": outcome.trace,
         "history": outcome.history,
-        "explanation": outcome.explanation,
+        "explanation": _without_timings(outcome.explanation),
         "stats": stats,
         "replay": {
             name: {
@@ -84,6 +84,13 @@ def document(
         "replay_command": f"racekit replay {path or path_for(Path('counterexamples'), system.name, variant.name, prop).as_posix()}",
     }
     return doc
+
+
+def _without_timings(value: Any) -> Any:
+    """Wall-clock figures differ run to run; files must not."""
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in ("seconds", "states")}
+    return value
 
 
 def dumps(doc: Mapping[str, Any]) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from racekit.history import History, HistoryRecorder
 from racekit.sched.access import HISTORY_KEY, Access
 from racekit.sched.chooser import Chooser
-from racekit.sched.runtime import Execution, RunResult, current_execution
+from racekit.sched.runtime import Execution, RunResult, ThreadKilled, current_execution
 
 Call = tuple[str, tuple[Any, ...]]
 Scenario = list[list[Call]]
@@ -123,6 +123,10 @@ class ThreadHarness:
                 try:
                     result: Any = getattr(state.obj, name)(*args)
                 except Exception as exc:  # an exception is a result; the spec decides
+                    if ex.tearing_down:
+                        # e.g. a killed thread's `with lock:` exit releasing a lock it no
+                        # longer holds: an artefact of teardown, not a result
+                        raise ThreadKilled() from None
                     result = ("error", type(exc).__name__)
                 ex.switch_point(RETURN, where="return")
                 state.recorder.ok(op_id, _jsonable(result))

@@ -478,7 +478,11 @@ class Execution:
         if cycle_ids:
             parts = [f"{r['thread']} holds {r['holds']} and wants {r['wants']} at {r['where']}" for r in rows]
             return "deadlock: " + "; ".join(parts), rows
-        parts = [f"{r['thread']} waits for {r['wants']} at {r['where']}" for r in rows]
+        parts = [
+            f"{r['thread']} waits for {r['wants']}" + (f" at {r['where']}" if r["where"] else "")
+            for r in rows
+            if r["wants"] != "nothing" or r["where"]
+        ] or [f"{r['thread']} cannot run" for r in rows]
         return "hang: no thread can run (" + "; ".join(parts) + ")", rows
 
 
