@@ -28,6 +28,7 @@ See docs/extending.md for a complete worked example.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from collections.abc import Callable
@@ -267,7 +268,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
             original_init(self)
 
         bound.__init__ = counting_init  # type: ignore[method-assign]
-        try:
+        with contextlib.suppress(AssertionError):  # the failure is read from _LastFailure
             run_state_machine_as_test(  # type: ignore[no-untyped-call]
                 bound,
                 settings=settings(
@@ -281,8 +282,6 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
                     report_multiple_bugs=False,
                 ),
             )
-        except AssertionError:
-            pass
         if _LastFailure.scenario is None or _LastFailure.kind is None:
             return None, examples
         return (_LastFailure.scenario, list(_LastFailure.tids), _LastFailure.kind), examples

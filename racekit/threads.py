@@ -23,7 +23,6 @@ from typing import Any
 
 from racekit.history import History, HistoryRecorder
 from racekit.sched.access import HISTORY_KEY, Access
-from racekit.sched.chooser import Chooser
 from racekit.sched.runtime import Execution, RunResult, ThreadKilled, current_execution
 
 Call = tuple[str, tuple[Any, ...]]
@@ -114,7 +113,7 @@ class ThreadHarness:
                     return
                 ex = current_execution()
                 assert ex is not None
-                ex.switch_point(INVOKE, ready=lambda: i < len(ops), where="invoke")
+                ex.switch_point(INVOKE, ready=_has_call(ops, i), where="invoke")
                 call = ops[i]
                 i += 1
                 name, args = call
@@ -221,6 +220,11 @@ class ThreadHarness:
                 except AssertionError as exc:
                     return f"invariant:{name}", f"{name}: {exc}" if str(exc) else name
         return None, ""
+
+
+def _has_call(ops: list[Call], index: int) -> Callable[[], bool]:
+    """Ready when call number ``index`` exists (the live machine appends calls)."""
+    return lambda: index < len(ops)
 
 
 def code_files(factory: Callable[..., Any]) -> frozenset[str]:

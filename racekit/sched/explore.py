@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from racekit.errors import RacekitError
-from racekit.sched.chooser import BoringChooser, Chooser, RecordingChooser, ReplayChooser
+from racekit.sched.chooser import Chooser, RecordingChooser, ReplayChooser
 from racekit.sched.patching import patched
 from racekit.sched.runtime import Execution, RunResult, thread_names
 
