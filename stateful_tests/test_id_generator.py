@@ -24,6 +24,7 @@ from racekit.sim import (
     WorldConfig,
     make_scenario_json,
 )
+from racekit.testing import variant_tests
 from specs.id_generator import first_duplicate, first_regression
 from systems import id_generator
 from systems.id_generator import IdNode
@@ -100,25 +101,18 @@ def test_snowflake_unguarded_goes_backwards_after_clock_step() -> None:
     assert any(e["what"] == "skew" for e in outcome.trace)
 
 
-def _fixed_is_clean(name: str) -> None:
-    variant = SYSTEM.variant(name)
-    outcome = Machine.search(variant, CI)
-    assert not outcome.failed, f"{outcome.property}: {outcome.message}"
-    for broken in SYSTEM.broken:
-        bad = found(broken.name)
-        replay = Machine.replay(variant, bad.scenario, bad.choices)
-        assert not replay.failed, f"{broken.name} counterexample fails on {name}: {replay.message}"
 
 
-def test_snowflake_is_clean_and_replays_broken_counterexamples() -> None:
-    _fixed_is_clean("snowflake")
 
 
-def test_hlc_is_clean_and_replays_broken_counterexamples() -> None:
-    _fixed_is_clean("hlc")
 
 
 def test_replay_reproduces_the_counterexample() -> None:
     outcome = found("snowflake_unguarded")
     again = Machine.replay(SYSTEM.variant("snowflake_unguarded"), outcome.scenario, outcome.choices)
     assert (again.failed, again.message, again.trace) == (True, outcome.message, outcome.trace)
+
+
+# Every variant against its expectation; fixed variants replay the saved
+# counterexamples of their broken siblings (counterexamples/id_generator/).
+test_id_generator = variant_tests(Machine)

@@ -19,6 +19,7 @@ from racekit.sim import (
     WorldConfig,
     make_scenario_json,
 )
+from racekit.testing import variant_tests
 from specs.leader_election import duplicate_period, stale_write, two_leaders
 from systems import leader_election
 from systems.leader_election import CANDIDATES, Candidate, LockService, Timing
@@ -121,11 +122,6 @@ def test_drift_unaware_has_two_leaders() -> None:
     assert outcome.failed and outcome.property == "single_leader", outcome.message
 
 
-def test_fenced_is_clean_and_replays_broken_counterexamples() -> None:
-    variant = SYSTEM.variant("fenced")
-    outcome = Machine.search(variant, CI)
-    assert not outcome.failed, f"{outcome.property}: {outcome.message}"
-    for broken in SYSTEM.broken:
-        bad = found(broken.name)
-        replay = Machine.replay(variant, bad.scenario, bad.choices)
-        assert not replay.failed, f"{broken.name} counterexample fails on fenced: {replay.message}"
+# Every variant against its expectation; fixed variants replay the saved
+# counterexamples of their broken siblings (counterexamples/leader_election/).
+test_leader_election = variant_tests(Machine)

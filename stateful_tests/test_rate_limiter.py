@@ -27,6 +27,7 @@ from racekit.sim import (
     WorldConfig,
     make_scenario_json,
 )
+from racekit.testing import variant_tests
 from specs.rate_limiter import WindowSpec, over_limit
 from systems import rate_limiter
 from systems.rate_limiter import UNAVAILABLE, Limits, approx_bound
@@ -116,19 +117,6 @@ def test_fixed_window_bursts_across_the_boundary() -> None:
     assert outcome.failed and outcome.property == "window_limit", outcome.message
 
 
-def _fixed_is_clean(name: str) -> None:
-    variant = SYSTEM.variant(name)
-    outcome = Machine.search(variant, CI)
-    assert not outcome.failed, f"{outcome.property}: {outcome.message}"
-    for broken in SYSTEM.broken:
-        bad = found(broken.name)
-        replay = Machine.replay(variant, bad.scenario, bad.choices)
-        assert not replay.failed, f"{broken.name} counterexample fails on {name}: {replay.message}"
-
-
-def test_strong_is_clean_and_replays_broken_counterexamples() -> None:
-    _fixed_is_clean("strong")
-
-
-def test_approximate_is_clean_and_replays_broken_counterexamples() -> None:
-    _fixed_is_clean("approximate")
+# Every variant against its expectation; fixed variants replay the saved
+# counterexamples of their broken siblings (counterexamples/rate_limiter/).
+test_rate_limiter = variant_tests(Machine)
