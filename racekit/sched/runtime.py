@@ -51,7 +51,7 @@ class ThreadKilled(greenlet.GreenletExit):  # type: ignore[misc]
     """Thrown into unfinished logical threads when a run ends."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ThreadState:
     """A logical thread.  ``pending``/``ready``/``deadline`` describe its switch point."""
 
@@ -78,7 +78,7 @@ class ThreadState:
         return self.deadline is not None and clock >= self.deadline
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One scheduling decision as executed: who ran, doing what, and where."""
 
@@ -226,7 +226,7 @@ class Execution:
                 except SleepBlocked:
                     sleep_blocked = True
                     break
-                self.step(options[index])
+                self.step(options[index], tuple(sorted(options)))
             if self._failure is not None and kind is None:
                 kind, message = self._failure
         finally:
@@ -267,11 +267,12 @@ class Execution:
         """True when every non-daemon thread has finished."""
         return all(t.done or t.daemon for t in self.threads)
 
-    def step(self, tid: int) -> Step:
+    def step(self, tid: int, enabled: tuple[int, ...] | None = None) -> Step:
         """Run thread ``tid`` (which must be enabled) to its next switch point."""
         t = self.threads[tid]
         prev = self.current
-        enabled = tuple(self._enabled())
+        if enabled is None:
+            enabled = tuple(self._enabled())
         preemption = prev is not None and prev is not t and prev.tid in enabled
         step = Step(
             len(self.steps),
