@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -90,6 +91,23 @@ def test_calls_are_classified_statically() -> None:
         "call",
         "read .it", "call next()",
     ]
+
+
+def test_leaving_a_with_block_is_not_an_opaque_call() -> None:
+    class Guarded:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.n = 0
+
+    def threads(g: Guarded) -> list[Callable[[], Any]]:
+        def body() -> None:
+            with g.lock:
+                g.n = 1
+
+        return [body]
+
+    # no "call" step: an opaque call would conflict with every access
+    assert labels(Guarded, threads) == ["read .lock", "acquire Lock#1", "write .n", "release Lock#1"]
 
 
 def test_switch_points_carry_file_and_line() -> None:

@@ -163,6 +163,16 @@ def _callee_producers(
             stack.append(ins)
         elif name.startswith("LOAD_") or name == "PUSH_NULL":
             stack.append(ins)
+        elif name == "BEFORE_WITH":
+            # pops the manager, pushes its bound __exit__ and __enter__'s result;
+            # the with block's exit is a CALL of that __exit__
+            if stack:
+                stack.pop()
+            stack.extend([ins, None])
+        elif name == "SWAP" and ins.arg and len(stack) >= ins.arg:
+            stack[-1], stack[-ins.arg] = stack[-ins.arg], stack[-1]
+        elif name == "COPY" and ins.arg and len(stack) >= ins.arg:
+            stack.append(stack[-ins.arg])
         elif effect < 0:
             del stack[max(0, len(stack) + effect):]
             if stack and name in ("PRECALL", "CALL", "BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "IS_OP", "CONTAINS_OP"):
@@ -202,6 +212,8 @@ class AccessTables:
             return OPAQUE
         name = producer.opname
         argval = producer.argval
+        if name == "BEFORE_WITH":
+            return None  # leaving a with block: __exit__ is a method like any other
         if name in ("LOAD_METHOD", "LOAD_ATTR"):
             if argval in MUTATORS:
                 return Access(("item",), True, f"call .{argval}()")
