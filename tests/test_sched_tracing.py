@@ -110,6 +110,24 @@ def test_leaving_a_with_block_is_not_an_opaque_call() -> None:
     assert labels(Guarded, threads) == ["read .lock", "acquire Lock#1", "write .n", "release Lock#1"]
 
 
+def test_calls_through_local_variables_are_resolved_when_reached() -> None:
+    def threads(b: Box) -> list[Callable[[], Any]]:
+        def body(bump: Callable[[], None] = b.bump) -> None:
+            bump()  # traced code in a local: no switch point for the call itself
+            append = b.items.append
+            append(3)  # a container mutator in a local
+            getlimit = sys.getrecursionlimit
+            getlimit()  # unknown C code in a local: opaque
+
+        return [lambda: body()]
+
+    assert labels(Box, threads) == [
+        "read .value", "write .value",
+        "read .items", "call .append()",
+        "call",
+    ]
+
+
 def test_switch_points_carry_file_and_line() -> None:
     run = replay_program(_program(Box, lambda b: [b.bump], None, True, 100), [])
     (first, second) = run.trace()

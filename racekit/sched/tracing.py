@@ -72,6 +72,9 @@ _BUILTIN_PURE = frozenset(
 
 Table = dict[int, tuple[Access, int]]
 
+# Access key of a call whose callee is a local variable, classified at run time.
+LOCAL_CALL = "local-call"
+
 
 def written_names(path: str) -> tuple[frozenset[str], frozenset[str]]:
     """Attribute and global names that any code in ``path`` stores or deletes.
@@ -240,12 +243,21 @@ class AccessTables:
             else:
                 return OPAQUE
             return self._classify_value(value)
+        if name in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE"):
+            # a local or closure variable: resolved when the call is reached
+            return Access((LOCAL_CALL, argval), True, "call")
         return OPAQUE
 
     def _classify_value(self, value: Any) -> Access | None:
         """A called object known statically: traced or racekit code has its own
         switch points; anything else is opaque."""
         if value is None:
+            return OPAQUE
+        if isinstance(value, types.BuiltinMethodType) and not isinstance(value.__self__, types.ModuleType):
+            if value.__name__ in MUTATORS:
+                return Access(("item",), True, f"call .{value.__name__}()")
+            if value.__name__ in READERS:
+                return Access(("item",), False, f"call .{value.__name__}()")
             return OPAQUE
         code = getattr(value, "__code__", None)
         if code is None and isinstance(value, type):
@@ -354,6 +366,13 @@ class OpcodeTracer:
         ex = self.ex
         if ex.current is None or not ex.controlled or ex.tearing_down:
             return self.local_trace
+        access = entry[0]
+        if access.key[0] == LOCAL_CALL:
+            # the callee is in a local variable: look at it now
+            resolved = self.builder._classify_value(frame.f_locals.get(str(access.key[1])))
+            if resolved is None:
+                return self.local_trace
+            access = resolved
         where = None
         if ex.record_where:
             fn = frame.f_code.co_filename
@@ -363,7 +382,7 @@ class OpcodeTracer:
             where = f"{short}:{entry[1]}"
         self.in_callback = True
         try:
-            ex.switch_point(entry[0], where=where)
+            ex.switch_point(access, where=where)
         finally:
             self.in_callback = False
         return self.local_trace
