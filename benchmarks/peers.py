@@ -314,7 +314,7 @@ def report_row(tool: str, r: dict[str, Any], base: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=2000, help="stress trials per workload")
+    ap.add_argument("--trials", type=int, default=10_000, help="stress trials per workload")
     ap.add_argument("--frontrun-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--frontrun-full", action="store_true", help="also run frontrun's unbounded W1a 3x2 (~8 min)")
     args = ap.parse_args()

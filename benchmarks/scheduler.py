@@ -5,7 +5,12 @@
 2. a switch made from an opcode trace callback (attribute writes in traced code);
 3. opcode-tracing slowdown on a pure-Python loop (traced vs untraced);
 4. exhaustive exploration of W1a 3x2 (DPOR) in schedules per minute, and the
-   DPOR vs plain-DFS schedule counts on W1a 2x2.
+   DPOR vs plain-DFS schedule counts on a few programs (both exhaustive,
+   same outcomes: tests/test_sched_strategies.py checks that on generated
+   programs).
+
+The raw greenlet round trip is printed as the floor: the rest of a
+controlled switch is racekit's bookkeeping (enabled set, chooser, Step).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import greenlet  # noqa: E402
 
 import racekit  # noqa: E402
 from racekit import sync  # noqa: E402
@@ -56,6 +63,20 @@ def traced_switch_us() -> float:
     start = time.perf_counter()
     result = ex.run()
     return (time.perf_counter() - start) / len(result.steps) * 1e6
+
+
+def greenlet_round_trip_us() -> float:
+    main = greenlet.getcurrent()
+
+    def other() -> None:
+        while True:
+            main.switch()
+
+    g = greenlet.greenlet(other)
+    start = time.perf_counter()
+    for _ in range(N):
+        g.switch()
+    return (time.perf_counter() - start) / (2 * N) * 1e6
 
 
 def os_baton_us() -> float:
@@ -125,20 +146,115 @@ def w1a(threads: int, incs: int, strategy: str) -> tuple[int, float]:
     return result.schedules, time.perf_counter() - start
 
 
+class Account:
+    def __init__(self) -> None:
+        self.balance = 100
+
+    def withdraw(self, amount: int) -> None:
+        if self.balance >= amount:
+            self.balance -= amount
+
+
+class TwoLocks:
+    def __init__(self) -> None:
+        self.a = threading.Lock()
+        self.b = threading.Lock()
+
+
+class Buffer:
+    def __init__(self) -> None:
+        self.items: list[int] = []
+        self.cv = threading.Condition()
+
+    def put(self, x: int) -> None:
+        with self.cv:
+            self.items.append(x)
+            self.cv.notify()
+
+    def take(self) -> None:
+        with self.cv:
+            while not self.items:
+                self.cv.wait()
+            self.items.pop(0)
+
+
+class Fields:
+    def __init__(self) -> None:
+        self.a = self.b = self.c = 0
+
+
+def independent(f: Fields) -> list:
+    def ta() -> None:
+        f.a = 1
+        f.a = 2
+
+    def tb() -> None:
+        f.b = 1
+        f.b = 2
+
+    def tc() -> None:
+        f.c = 1
+        f.c = 2
+
+    return [ta, tb, tc]
+
+
+def ab_ba(s: TwoLocks) -> list:
+    def t1() -> None:
+        with s.a, s.b:
+            pass
+
+    def t2() -> None:
+        with s.b, s.a:
+            pass
+
+    return [t1, t2]
+
+
+# name -> (setup, threads, opcode tracing on?)
+PROGRAMS = {
+    "3 threads, independent writes": (Fields, independent, True),
+    "W2 withdraw x2": (Account, lambda a: [lambda: a.withdraw(80), lambda: a.withdraw(80)], True),
+    "W3 AB/BA locks": (TwoLocks, ab_ba, True),
+    "condition buffer 2+2 (untraced)": (Buffer, lambda b: [b.take, b.take, lambda: b.put(1), lambda: b.put(2)], False),
+}
+
+
+def exhaustive_count(setup: object, threads: object, trace: bool, strategy: str) -> tuple[int, float]:
+    from racekit.sched.explore import _program
+    from tests.sched_util import outcomes
+
+    start = time.perf_counter()
+    program = _program(setup, threads, None, trace, 20_000)  # type: ignore[arg-type]
+    _, n, done = outcomes(program, strategy, lambda s: None, budget=10**6)
+    assert done
+    return n, time.perf_counter() - start
+
+
 def main() -> None:
     baton = os_baton_us()
+    floor = greenlet_round_trip_us()
     switch = controlled_switch_us()
     traced = traced_switch_us()
-    print(f"OS-thread baton pass        {baton:8.2f} us   (baseline)")
-    print(f"controlled switch (greenlet) {switch:7.2f} us   x{switch / baton:.3f} of the baton pass")
-    print(f"switch from opcode tracing  {traced:8.2f} us   x{traced / baton:.3f} of the baton pass")
+    print(f"OS-thread baton pass           {baton:8.2f} us   (baseline, two threads, two locks)")
+    print(f"greenlet switch (floor)        {floor:8.2f} us   x{baton / floor:.0f} cheaper than the baton pass")
+    print(f"controlled switch (yield_point){switch:8.2f} us   x{baton / switch:.1f} cheaper than the baton pass")
+    print(f"switch from opcode tracing     {traced:8.2f} us   x{baton / traced:.1f} cheaper than the baton pass")
     print(f"opcode tracing slowdown on a pure loop: x{tracing_factor():.1f}")
     n, secs = w1a(3, 2, "dfs")
     print(f"W1a 3x2 exhaustive (DPOR): {n} schedules in {secs:.2f} s = {n / secs * 60:,.0f} schedules/min "
           f"(frontrun 0.7: 95,245 executions in 503 s -> x{503 / secs:.0f} faster)")
+    n2, secs2 = w1a(3, 2, "dfs-nopor")
+    print(f"W1a 3x2 exhaustive (plain DFS): {n2} schedules in {secs2:.2f} s = {n2 / secs2 * 60:,.0f} schedules/min")
+    print("DPOR vs plain DFS, exhaustive (schedules, seconds):")
     dpor, _ = w1a(2, 2, "dfs")
     plain, _ = w1a(2, 2, "dfs-nopor")
-    print(f"W1a 2x2 schedules: DPOR {dpor}, plain DFS {plain} (x{plain / dpor:.1f} saved)")
+    print(f"  {'W1a 2x2':<32} DPOR {dpor:>6}  plain {plain:>7}  x{plain / dpor:.1f} fewer")
+    print(f"  {'W1a 3x2':<32} DPOR {n:>6}  plain {n2:>7}  x{n2 / n:.1f} fewer")
+    for name, (setup, threads, trace) in PROGRAMS.items():
+        d, ds = exhaustive_count(setup, threads, trace, "dfs")
+        p, ps = exhaustive_count(setup, threads, trace, "dfs-nopor")
+        print(f"  {name:<32} DPOR {d:>6}  plain {p:>7}  x{p / d:.1f} fewer  ({ds:.2f} s vs {ps:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -345,15 +345,19 @@ class Execution:
         # loop and the chooser (Hypothesis draws, DPOR bookkeeping) would
         # otherwise pay a trace call for every Python call they make.
         tracer = self._tracer
+        if tracer is None:
+            try:
+                t.glet.switch()
+            finally:
+                self.controlled = was
+            return
         prev = sys.gettrace()
-        if tracer is not None:
-            sys.settrace(tracer.global_trace)
+        sys.settrace(tracer.global_trace)
         try:
             t.glet.switch()
         finally:
             self.controlled = was
-            if tracer is not None:
-                sys.settrace(prev)
+            sys.settrace(prev)
 
     # ---------------------------------------------------- thread-side calls
     def switch_point(
