@@ -11,12 +11,14 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
 import hashlib
 import importlib.util
 import os
 import re
+import shutil
 import sys
 import tempfile
 import types
@@ -28,6 +30,7 @@ import greenlet
 from racekit.sched.explore import Program, Run, make_strategy, run_program
 
 _GEN_DIR = tempfile.mkdtemp(prefix="racekit-gen-")
+atexit.register(shutil.rmtree, _GEN_DIR, True)
 _MODULES: dict[str, types.ModuleType] = {}
 
 
