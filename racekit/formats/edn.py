@@ -243,3 +243,32 @@ def read_records(text: str, source: str = "<string>") -> list[tuple[int, Any]]:
             raise parser.error(tokens[parser.pos][2], "unexpected content after the history")
         return list(zip(lines, items, strict=True))
     return read_all(text, source)
+
+
+def dumps(value: Any) -> str:
+    """``value`` written back as EDN: ``nil``, ``true``, ``[1 2]``, ``{:x 1}``, ``"s"``.
+
+    The inverse of :func:`loads` for everything it reads (tuples print as
+    vectors), so messages can show values the way the input wrote them.
+    Anything else falls back to ``repr``.
+    """
+    if value is None:
+        return "nil"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (Keyword, Symbol, int, float)):
+        return repr(value) if not isinstance(value, bool) else str(value).lower()
+    if isinstance(value, str):
+        body = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{body}"'
+    if isinstance(value, (tuple, list)):
+        return "[" + " ".join(dumps(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{dumps(k)} {dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (frozenset, set)):
+        return "#{" + " ".join(sorted(dumps(v) for v in value)) + "}"
+    if isinstance(value, Tagged):
+        return f"#{value.tag} {dumps(value.value)}"
+    return repr(value)
