@@ -204,6 +204,104 @@ class _Parser:
         return tuple(items)
 
 
+# -- fast path -------------------------------------------------------------
+#
+# Histories run to megabytes (Elle's huge-scc.edn: 2.8 MB, ~700k tokens), and
+# the token-list parser above spends most of its time building tokens and
+# tracking lines.  The fast path below reads straight from the regex scanner
+# with an explicit stack and caches atoms (keywords and small ints repeat);
+# lines are counted only where a record starts.  On anything irregular it
+# gives up, and the precise parser above runs and reports the error with its
+# line, so both paths accept the same texts and fail with the same messages.
+
+_FAST = re.compile(
+    r""""(?:[^"\\]|\\.)*"|\#\{|\#_|[\[\](){}]|;[^\n]*|\\(?:newline|space|tab|return|.)|[^\s,\[\](){}";\\]+|[^\s,]""",
+    re.DOTALL,
+)
+_OPENERS = {"[": "]", "(": ")", "{": "}", "#{": "}"}
+
+
+class _Irregular(Exception):
+    """The fast path met something it leaves to the precise parser."""
+
+
+def _fast_read(text: str, source: str, record_depth: int) -> list[tuple[int, Any]]:
+    """Forms at ``record_depth`` (0: top level; 1: inside one top-level collection), with lines."""
+    out: list[tuple[int, Any]] = []
+    # frames: [opener, items, line]; a pending "#_" or tag is a frame with items None
+    stack: list[list[Any]] = []
+    cache: dict[str, Any] = {}
+    openers = _OPENERS
+    line, counted = 1, 0
+    depth = 0  # open collections on the stack
+    top_seen = False
+    for m in _FAST.finditer(text):
+        tok = m.group()
+        c = tok[0]
+        if depth == record_depth:
+            if c == ";":
+                continue
+            if not (stack and stack[-1][1] is None):
+                start = m.start()  # a record starts here: count the lines up to it
+                line += text.count("\n", counted, start)
+                counted = start
+        if record_depth == 1 and depth == 0:
+            if top_seen or (tok != "[" and tok != "("):
+                raise _Irregular()
+            top_seen = True
+        if tok in openers:
+            stack.append([tok, [], line])
+            depth += 1
+            continue
+        if c == "#" and (tok == "#_" or (len(tok) > 1 and tok[1].isalpha())):
+            stack.append([tok, None, line])
+            continue
+        if c == "]" or c == ")" or c == "}":
+            if not stack or stack[-1][1] is None or openers[stack[-1][0]] != tok:
+                raise _Irregular()
+            opener, items, _ = stack.pop()
+            depth -= 1
+            if opener == "{":
+                if len(items) % 2:
+                    raise _Irregular()
+                value: Any = FrozenMap(zip(items[::2], items[1::2], strict=True))
+            elif opener == "#{":
+                value = frozenset(items)
+            else:
+                value = tuple(items)
+        elif c == '"':
+            if len(tok) < 2:  # a quote that is never closed
+                raise _Irregular()
+            body = tok[1:-1]
+            value = _unescape(body, source, line) if "\\" in body else body
+        elif c == "\\":
+            if len(tok) < 2:
+                raise _Irregular()
+            value = _CHARS.get(tok[1:], tok[1:])
+        elif c == ";":
+            continue
+        else:
+            value = cache.get(tok, cache)
+            if value is cache:
+                value = cache[tok] = _atom(tok, source, line)
+        # a complete form: feed it to pending discards/tags, then to its collection
+        while stack and stack[-1][1] is None:
+            marker = stack.pop()[0]
+            if marker == "#_":
+                break
+            value = Tagged(marker[1:], value)
+        else:
+            if stack:
+                stack[-1][1].append(value)
+                if depth == 1 and record_depth == 1:
+                    out.append((line, value))
+            elif record_depth == 0:
+                out.append((line, value))
+    if stack:
+        raise _Irregular()
+    return out
+
+
 def loads(text: str, source: str = "<string>") -> Any:
     """Read exactly one EDN form from ``text``."""
     forms = read_all(text, source)
@@ -214,6 +312,10 @@ def loads(text: str, source: str = "<string>") -> Any:
 
 def read_all(text: str, source: str = "<string>") -> list[tuple[int, Any]]:
     """Every top-level form with the line it starts on."""
+    try:
+        return _fast_read(text, source, 0)
+    except (_Irregular, HistoryFormatError, TypeError, ValueError):
+        pass
     parser = _Parser(_tokenize(text, source), source)
     out: list[tuple[int, Any]] = []
     while parser.pos < len(parser.tokens):
@@ -232,6 +334,15 @@ def read_records(text: str, source: str = "<string>") -> list[tuple[int, Any]]:
     Two layouts occur: one top-level vector or list of records (Knossos's
     test data), or one record per top-level form (Jepsen's ``history.edn``).
     """
+    first = _FAST.search(text)
+    while first is not None and first.group().startswith(";"):
+        first = _FAST.search(text, first.end())
+    if first is None or first.group() not in ("[", "("):
+        return read_all(text, source)
+    try:
+        return _fast_read(text, source, 1)
+    except (_Irregular, HistoryFormatError, TypeError, ValueError):
+        pass
     parser = _Parser(_tokenize(text, source), source)
     tokens = parser.tokens
     if tokens and tokens[0][0] == "open" and tokens[0][1] in ("[", "("):
