@@ -280,6 +280,7 @@ def _register_optional() -> None:
         ("racekit.commands.lincheck", "lincheck"),
         ("racekit.commands.show", "show"),
         ("racekit.commands.gallery", "gallery"),
+        ("racekit.commands.txncheck", "txncheck"),
     ):
         try:
             mod = importlib.import_module(module)

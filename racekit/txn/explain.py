@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from racekit.formats.edn import dumps
+from racekit.formats.edn import Keyword, dumps
 from racekit.txn.cycles import Walk
 from racekit.txn.graph import PROCESS, REALTIME, REL_NAMES, RW, WR, WW, DepGraph, Why
 from racekit.txn.history import Op, TxnHistory
@@ -73,6 +73,11 @@ def _read_value(op: Op, mop: int | None, key: Any) -> Any:
     return None
 
 
+def key_name(key: Any) -> str:
+    """A key as the history wrote it, marked as a key when it is a bare number or string (``key 9``)."""
+    return dumps(key) if isinstance(key, Keyword) else f"key {dumps(key)}"
+
+
 def _phrase(workload: str, rel: int, why: Why | None, a: Op, b: Op, na: str, nb: str,
             history: TxnHistory) -> Step:
     arrow = f"({na} →{REL_NAMES[rel]} {nb})"
@@ -84,19 +89,19 @@ def _phrase(workload: str, rel: int, why: Why | None, a: Op, b: Op, na: str, nb:
         return Step("process", a.index, b.index,
                     text=f"process {a.process} ran {na} and then {nb} {arrow}")
     assert why is not None
-    k, v1, v2 = dumps(why.key), why.value, why.value2
+    k, v1, v2 = key_name(why.key), why.value, why.value2
     append = workload == "list-append"
     if rel == WW:
         text = (f"{na} appended {dumps(v1)} to {k} and {nb} appended {dumps(v2)} right after it" if append
                 else f"{na} wrote {k} = {dumps(v1)} and {nb} wrote {dumps(v2)}, the next version of {k}")
-        return Step("ww", a.index, b.index, k, dumps(v1), dumps(v2), f"{text} {arrow}")
+        return Step("ww", a.index, b.index, dumps(why.key), dumps(v1), dumps(v2), f"{text} {arrow}")
     if rel == WR:
         if append:
             seen = _read_value(b, why.b_mop, why.key)
             text = f"{na} appended {dumps(v1)} to {k} and {nb} read {k} = {dumps(seen)}, ending in it"
         else:
             text = f"{na} wrote {k} = {dumps(v1)} and {nb} read it"
-        return Step("wr", a.index, b.index, k, dumps(v1), None, f"{text} {arrow}")
+        return Step("wr", a.index, b.index, dumps(why.key), dumps(v1), None, f"{text} {arrow}")
     seen = _read_value(a, why.a_mop, why.key)
     if append:
         if v1 is INIT:
@@ -111,7 +116,7 @@ def _phrase(workload: str, rel: int, why: Why | None, a: Op, b: Op, na: str, nb:
                 f"{dumps(v2)}, the next version of {k}")
         shown = dumps(v1)
     assert rel == RW
-    return Step("rw", a.index, b.index, k, shown, dumps(v2), f"{text} {arrow}")
+    return Step("rw", a.index, b.index, dumps(why.key), shown, dumps(v2), f"{text} {arrow}")
 
 
 def explain(walk: Walk, graph: DepGraph, history: TxnHistory) -> Cycle:

@@ -21,6 +21,7 @@ the weakest of those.  Names are Elle's friendly ones; the Adya names
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 
 ALIASES: dict[str, str] = {
@@ -194,12 +195,19 @@ def canonical(model: str) -> str:
     return ALIASES.get(model, model)
 
 
+def _unknown(what: str, name: str, known: Iterable[str], common: str) -> ValueError:
+    close = difflib.get_close_matches(name, list(known), n=2)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return ValueError(f"unknown {what} {name!r}; {hint}common ones: {common}")
+
+
 def check_models(models: Iterable[str]) -> list[str]:
     """The models, canonical; ``ValueError`` naming the first unknown one."""
     out = []
     for m in models:
         if m not in MODELS:
-            raise ValueError(f"unknown consistency model {m!r}; known: {', '.join(sorted(MODELS))}")
+            raise _unknown("consistency model", m, MODELS, "read-committed, repeatable-read, snapshot-isolation, "
+                           "serializable, strict-serializable (docs/txncheck.md lists all)")
         out.append(canonical(m))
     return out
 
@@ -208,7 +216,7 @@ def check_anomalies(anomalies: Iterable[str]) -> list[str]:
     out = list(anomalies)
     for a in out:
         if a not in ANOMALIES:
-            raise ValueError(f"unknown anomaly {a!r}; known: {', '.join(sorted(ANOMALIES))}")
+            raise _unknown("anomaly", a, ANOMALIES, "G0, G1, G1a, G1b, G1c, G-single, G2-item, G2, lost-update, internal")
     return out
 
 
