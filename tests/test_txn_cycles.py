@@ -17,7 +17,14 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from racekit.txn.cycles import CLASSES, LIST_APPEND_ORDER, RW_REGISTER_ORDER, SccSearch, classify, label
+from racekit.txn.cycles import (
+    CLASSES,
+    LIST_APPEND_ORDER,
+    RW_REGISTER_ORDER,
+    SccSearch,
+    classify,
+    label,
+)
 from racekit.txn.graph import PROCESS, REALTIME, RW, WR, WW, DepGraph, sccs, tarjan
 from racekit.txn.lattice import implied_anomalies
 
