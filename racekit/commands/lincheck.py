@@ -1,25 +1,33 @@
 """``racekit lincheck FILE``: check a recorded history for linearizability.
 
-Reads a Jepsen etcd log, a Porcupine kv log or a Jepsen ``history.edn``,
-checks it against a model and prints the verdict and the check time.  Exit
-status: 0 linearizable, 1 violation, 3 unknown (timed out), 2 bad input
-(unreadable file, malformed line, unknown format or model) with a one-line
-message on stderr.
+Reads a Jepsen etcd log, a Porcupine kv log or a Jepsen ``history.edn``
+(``-`` reads standard input; a UTF-8 byte-order mark is fine), checks it
+against a model and prints the verdict and the check time.  Values in
+messages are written the way the input wrote them (``nil``, ``[1 2]``,
+``"x"``).  Exit status: 0 linearizable, 1 violation, 3 unknown (timed out),
+2 bad input (unreadable or empty file, malformed line, unknown format or
+model, ops the model has no such operation for) with a one-line message on
+stderr.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import math
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from racekit.errors import RacekitError
-from racekit.formats import FORMATS, load
+from racekit.formats import FORMATS, load, parse, sniff
+from racekit.formats.edn import FrozenMap, dumps
 from racekit.formats.edn import loads as edn_loads
-from racekit.history import History
+from racekit.history import History, Operation
 from racekit.linearizability import LinResult, check
 from racekit.models import MODELS
 from racekit.spec import Spec
@@ -53,20 +61,28 @@ def lincheck(
     cas-register model with initial value 0.
     """
     if not file:
-        raise BadInput("missing FILE: the history to check")
-    fmt = fmt or SUFFIXES.get(Path(file).suffix)
+        raise BadInput("missing FILE: the history to check ('-' reads standard input)")
+    text = sys.stdin.read() if file == "-" else None
+    name = "standard input" if file == "-" else file
     if fmt is None:
-        raise BadInput(f"cannot tell the format of {file}; pass --format ({' | '.join(FORMATS)})")
+        fmt = SUFFIXES.get(Path(file).suffix) if text is None else sniff(text)
+    if fmt is None:
+        raise BadInput(f"cannot tell the format of {name}; pass --format ({' | '.join(FORMATS)})")
     if fmt not in FORMATS:
         raise BadInput(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
     model = model or DEFAULT_MODEL[fmt]
     spec = _spec(model, initial)
     seconds = _timeout(timeout)
     try:
-        history = load(file, fmt)
+        history = load(file, fmt) if text is None else parse(text, fmt, "<stdin>")
     except RacekitError as exc:
         raise BadInput(str(exc)) from None
+    if not len(history):
+        raise BadInput(f"{name} holds no operations (an empty file, or only ops of no client process?)")
+    history = _as_written(history)
+    _fits(history, spec, model, fmt)
     result = _check(history, spec, model, seconds)
+    result.message = edn_words(result.message)
     if as_json:
         payload = {"file": file, "format": fmt, "model": model, "operations": len(history), **result.to_json()}
         click.echo(json.dumps(payload, sort_keys=True, default=repr))
@@ -106,6 +122,91 @@ def _timeout(text: str | None) -> float | None:
     if not math.isfinite(value) or value <= 0:
         raise BadInput(f"--timeout must be positive, got {text!r}")
     return value
+
+
+class _Vector(tuple):  # type: ignore[type-arg]
+    """A tuple that prints as the EDN vector it was read from."""
+
+    def __repr__(self) -> str:
+        return "[" + " ".join(repr(v) for v in self) + "]"
+
+
+class _Text(str):
+    """A string that prints with EDN's double quotes."""
+
+    def __repr__(self) -> str:
+        return dumps(str(self))
+
+
+class _Map(FrozenMap):
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r} {v!r}" for k, v in self.items()) + "}"
+
+
+class _Set(frozenset):  # type: ignore[type-arg]
+    def __repr__(self) -> str:
+        return "#{" + " ".join(sorted(repr(v) for v in self)) + "}"
+
+
+def _written(value: Any) -> Any:
+    """``value`` with containers and strings that print as EDN; equal and hashing the same."""
+    if isinstance(value, str) and not isinstance(value, _Text):
+        return _Text(value)
+    if isinstance(value, tuple):
+        return _Vector(_written(v) for v in value)
+    if isinstance(value, dict):
+        return _Map((_written(k), _written(v)) for k, v in value.items())
+    if isinstance(value, frozenset):
+        return _Set(_written(v) for v in value)
+    return value
+
+
+def _as_written(history: History) -> History:
+    return History([dataclasses.replace(op, args=tuple(_written(a) for a in op.args), result=_written(op.result))
+                    for op in history])
+
+
+_PY_WORDS = re.compile(r'"(?:[^"\\]|\\.)*"|(\'(?:[^\'\\]|\\.)*\')|\b(None|True|False)\b')
+_EDN_WORD = {"None": "nil", "True": "true", "False": "false"}
+
+
+def edn_words(message: str) -> str:
+    """Python's ``None``/``True``/``False`` and ``'text'`` in a message, written as EDN.
+
+    Values from the history already print as EDN (:func:`_written`); this
+    catches what a model computes itself, such as its initial state.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            try:
+                return dumps(ast.literal_eval(m.group(1)))
+            except (ValueError, SyntaxError):
+                return m.group(0)
+        return _EDN_WORD[m.group(2)] if m.group(2) else m.group(0)
+
+    return _PY_WORDS.sub(sub, message)
+
+
+def _fits(history: History, spec: Spec, model: str, fmt: str) -> None:
+    """One op of each kind must be something the model can step; else one line saying so."""
+    seen: set[tuple[str, int]] = set()
+    for op in history:
+        if (op.name, len(op.args)) in seen:
+            continue
+        seen.add((op.name, len(op.args)))
+        try:
+            spec.partition_key(op.name, op.args)
+            spec.step(spec.init(), op.name, op.args)
+        except (RacekitError, TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+            doc = (type(spec).__doc__ or "").strip().splitlines()[0].replace("``", "").rstrip(".")
+            hint = "" if model == DEFAULT_MODEL[fmt] else f"; {fmt} histories default to --model {DEFAULT_MODEL[fmt]}"
+            what = f": {exc}" if isinstance(exc, RacekitError) else f" does not fit the {model} model"
+            raise BadInput(f"{edn_words(_call(op))}{what} ({doc}){hint}") from None
+
+
+def _call(op: Operation) -> str:
+    return op.call_repr()
 
 
 def _check(history: History, spec: Spec, model: str, timeout: float | None) -> LinResult:

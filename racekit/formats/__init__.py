@@ -10,11 +10,13 @@
 from racekit.formats.jepsen import (
     PARSERS,
     load,
+    parse,
     parse_etcd_log,
     parse_jepsen_edn,
     parse_porcupine_kv,
+    sniff,
 )
 
 FORMATS = tuple(PARSERS)
 
-__all__ = ["FORMATS", "load", "parse_etcd_log", "parse_jepsen_edn", "parse_porcupine_kv"]
+__all__ = ["FORMATS", "load", "parse", "parse_etcd_log", "parse_jepsen_edn", "parse_porcupine_kv", "sniff"]

@@ -281,10 +281,10 @@ def jepsen_call(f: str, invoke_value: Any, effective: Any, status: Status) -> tu
 
 
 def read_text(path: str | Path) -> str:
-    """A history file's text, with a one-line error for unreadable files."""
+    """A history file's text (a UTF-8 byte-order mark is dropped), with a one-line error for unreadable files."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise HistoryFormatError(f"{p}: no such file") from None
     except IsADirectoryError:
@@ -307,3 +307,26 @@ def load(path: str | Path, fmt: str) -> History:
     if fmt not in PARSERS:
         raise HistoryFormatError(f"unknown history format {fmt!r}; known: {', '.join(PARSERS)}")
     return PARSERS[fmt](read_text(path), str(path))
+
+
+def parse(text: str, fmt: str, source: str = "<history>") -> History:
+    """Parse history text in format ``fmt`` (a byte-order mark is dropped)."""
+    if fmt not in PARSERS:
+        raise HistoryFormatError(f"unknown history format {fmt!r}; known: {', '.join(PARSERS)}")
+    return PARSERS[fmt](text.removeprefix("\ufeff"), source)
+
+
+def sniff(text: str) -> str | None:
+    """The format of history text from its first record, or None when it is not clear."""
+    for line in text.removeprefix("\ufeff").splitlines():
+        line = line.strip()
+        if not line or line.startswith(";"):
+            continue
+        if _ETCD_LINE.fullmatch(line):
+            return "jepsen-etcd"
+        if _KV_LINE.fullmatch(line):
+            return "porcupine-kv"
+        if line[0] in "[{(":
+            return "jepsen-edn"
+        return None
+    return None
