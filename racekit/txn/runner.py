@@ -1,0 +1,201 @@
+"""Running list-append workloads against a real database, recording the history.
+
+Each client is a thread with its own session.  A round's transactions run in
+*lock step*: every client runs its first micro-op, then every client its
+second, and so on, then every client commits; the next step starts once
+every client has finished the current one, or after ``step_timeout`` for the
+ones the database is blocking (a row lock, SQLite's write lock).  Lock step
+makes the transactions of a round overlap as much as they can - the
+interleaving under which isolation anomalies show - and makes a small
+workload behave the same way run after run, which is what lets Hypothesis
+shrink a shape that shows an anomaly.
+
+Outcomes are recorded as Jepsen does: ``ok`` with the values read, ``fail``
+when the database rolled the transaction back (serialization failure,
+deadlock, busy), ``info`` when the answer never came (the client then
+continues as a new process).  A transaction that does not finish within
+``txn_timeout`` is cancelled through the database and recorded ``info``;
+no thread outlives :func:`run`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from racekit.errors import RacekitError
+from racekit.txn.check import TxnResult, check
+from racekit.txn.databases import Database, Session
+from racekit.txn.history import Mop, TxnHistory
+from racekit.txn.record import Recorder
+from racekit.txn.shapes import Workload
+
+
+@dataclass
+class RunStats:
+    committed: int = 0
+    failed: int = 0
+    unknown: int = 0
+    seconds: float = 0.0
+
+
+class _Round:
+    """Lock-step coordination of one round: the step every client may run up to, and who finished what."""
+
+    def __init__(self, clients: int) -> None:
+        self.cv = threading.Condition()
+        self.allowed = -1
+        self.done = [0] * clients  # steps finished
+        self.over = [False] * clients
+
+    def allow(self, step: float) -> None:
+        with self.cv:
+            self.allowed = step  # type: ignore[assignment]
+            self.cv.notify_all()
+
+    def wait_for_step(self, step: int) -> None:
+        with self.cv:
+            self.cv.wait_for(lambda: self.allowed >= step)
+
+    def finished(self, client: int, steps: int, over: bool = False) -> None:
+        with self.cv:
+            self.done[client] = steps
+            self.over[client] = self.over[client] or over
+            self.cv.notify_all()
+
+    def wait_all(self, step: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while not all(d > step or o for d, o in zip(self.done, self.over, strict=True)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.cv.wait(left)
+
+
+def run(db: Database, workload: Workload, *, keys: int = 3, step_timeout: float = 0.01,
+        txn_timeout: float = 30.0, recorder: Recorder | None = None, stats: RunStats | None = None) -> TxnHistory:
+    """Run every round of ``workload`` against ``db``; the recorded history (keys as in the workload)."""
+    rec = recorder or Recorder("list-append")
+    stats = stats if stats is not None else RunStats()
+    started = time.monotonic()
+    width = max((len(r) for r in workload), default=0)
+    keys = max([keys] + [k + 1 for r in workload for t in r for _, k in t])
+    offset = db.fresh_keys(keys)
+    sessions: list[Session | None] = [None] * width
+    processes = [rec.new_process() for _ in range(width)]
+    values: dict[int, int] = {}
+    try:
+        for rnd in workload:
+            txns: list[list[Mop]] = []
+            for shape in rnd:
+                txn: list[Mop] = []
+                for f, k in shape:
+                    if f == "append":
+                        values[k] = values.get(k, 0) + 1
+                        txn.append(("append", k, values[k]))
+                    else:
+                        txn.append(("r", k, None))
+                txns.append(txn)
+            _run_round(db, txns, offset, sessions, processes, rec, stats, step_timeout, txn_timeout)
+    finally:
+        for s in sessions:
+            if s is not None:
+                try:
+                    db.release(s)
+                except Exception:  # noqa: S110 - closing is best effort
+                    pass
+    stats.seconds += time.monotonic() - started
+    return rec.history(db.name)
+
+
+def _run_round(db: Database, txns: Sequence[list[Mop]], offset: int, sessions: list[Session | None],
+               processes: list[int], rec: Recorder, stats: RunStats, step_timeout: float, txn_timeout: float) -> None:
+    coord = _Round(len(txns))
+    lock = threading.Lock()
+    for i in range(len(txns)):
+        if sessions[i] is None:
+            sessions[i] = db.session()
+
+    def client(i: int) -> None:
+        sess = sessions[i]
+        assert sess is not None
+        txn = txns[i]
+        handle = rec.invoke(processes[i], txn)
+        committing = False
+        out: list[Mop] = []
+        try:
+            sess.begin()
+            for step, (f, k, v) in enumerate(txn):
+                coord.wait_for_step(step)
+                if f == "r":
+                    out.append(("r", k, sess.read(offset + k)))
+                else:
+                    sess.append(offset + k, v)
+                    out.append(("append", k, v))
+                coord.finished(i, step + 1)
+            coord.wait_for_step(len(txn))
+            committing = True
+            sess.commit()
+            rec.complete(handle, "ok", out)
+            with lock:
+                stats.committed += 1
+        except Exception as exc:
+            kind = db.outcome(exc, committing)
+            try:
+                sess.rollback()
+            except Exception:  # noqa: S110 - the session is replaced below if it is broken
+                kind = "info" if committing else kind
+            rec.complete(handle, kind, txn, error=exc)
+            with lock:
+                if kind == "fail":
+                    stats.failed += 1
+                else:
+                    stats.unknown += 1
+                    processes[i] = rec.new_process()
+                    try:
+                        sess.close()
+                    finally:
+                        sessions[i] = None
+        finally:
+            coord.finished(i, len(txn) + 1, over=True)
+
+    threads = [threading.Thread(target=client, args=(i,), name=f"txn-client-{i}", daemon=True)
+               for i in range(len(txns))]
+    for t in threads:
+        t.start()
+    for step in range(max(len(t) for t in txns) + 1):
+        coord.allow(step)
+        coord.wait_all(step, step_timeout)
+    coord.allow(float("inf"))
+    deadline = time.monotonic() + txn_timeout
+    for i, t in enumerate(threads):
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            sess = sessions[i]
+            if sess is not None:
+                _interrupt(sess)
+            t.join(10.0)
+            if t.is_alive():
+                raise RacekitError(f"{db.name}: a transaction did not finish {txn_timeout} s after its round "
+                                   "started and could not be cancelled")
+
+
+def _interrupt(sess: Any) -> None:
+    conn = getattr(sess, "conn", None)
+    for name in ("cancel", "interrupt"):
+        fn = getattr(conn, name, None)
+        if fn is not None:
+            try:
+                fn()
+            except Exception:  # noqa: S110 - best effort
+                pass
+
+
+def run_and_check(db: Database, workload: Workload, options: dict[str, Any] | None = None,
+                  **kwargs: Any) -> tuple[TxnHistory, TxnResult]:
+    history = run(db, workload, **kwargs)
+    return history, check(history, options)
