@@ -20,6 +20,7 @@ no thread outlives :func:`run`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -104,10 +105,8 @@ def run(db: Database, workload: Workload, *, keys: int = 3, step_timeout: float 
     finally:
         for s in sessions:
             if s is not None:
-                try:
+                with contextlib.suppress(Exception):  # closing is best effort
                     db.release(s)
-                except Exception:  # noqa: S110 - closing is best effort
-                    pass
     stats.seconds += time.monotonic() - started
     return rec.history(db.name)
 
@@ -189,10 +188,8 @@ def _interrupt(sess: Any) -> None:
     for name in ("cancel", "interrupt"):
         fn = getattr(conn, name, None)
         if fn is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort
                 fn()
-            except Exception:  # noqa: S110 - best effort
-                pass
 
 
 def run_and_check(db: Database, workload: Workload, options: dict[str, Any] | None = None,

@@ -16,6 +16,7 @@ is returned then.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -73,10 +74,8 @@ def find_anomaly(run: Callable[[Workload], TxnHistory], wanted: Iterable[str], o
             seen.append(Found(workload, history, result, runs))
             raise _Shows()
 
-    try:
+    with contextlib.suppress(_Shows, Flaky):
         probe()
-    except (_Shows, Flaky):
-        pass
     if not seen:
         return None, runs
     best = min(seen, key=lambda f: f.size)
