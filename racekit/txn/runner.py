@@ -130,10 +130,11 @@ def _run_round(db: Database, txns: Sequence[list[Mop]], offset: int, sessions: l
             sess.begin()
             for step, (f, k, v) in enumerate(txn):
                 coord.wait_for_step(step)
+                key = offset + int(k)  # type: ignore[call-overload]  # shapes use int keys
                 if f == "r":
-                    out.append(("r", k, sess.read(offset + k)))
+                    out.append(("r", k, sess.read(key)))
                 else:
-                    sess.append(offset + k, v)
+                    sess.append(key, v)
                     out.append(("append", k, v))
                 coord.finished(i, step + 1)
             coord.wait_for_step(len(txn))
