@@ -151,11 +151,15 @@ def _internal(op: Op) -> dict[str, Any] | None:
 
 
 def _future_read(op: Op) -> dict[str, Any] | None:
+    appended = {k for f, k, _ in op.value if f == "append"}
+    if not appended:
+        return None
     seen: dict[tuple[Key, Any], int] = {}
     for i, (f, k, v) in enumerate(op.value):
         if f == "r":
-            for e in v or ():
-                seen.setdefault((k, e), i)
+            if k in appended:
+                for e in v or ():
+                    seen.setdefault((k, e), i)
         elif (k, v) in seen:
             return {"op": op.index, "mop": _mop(op, seen[(k, v)]), "element": dumps(v),
                     "explanation": f"op {op.index} read {dumps(k)} containing {dumps(v)} before it appended "
@@ -223,9 +227,10 @@ def analyze(completions: Sequence[Op], graph: DepGraph) -> Analysis:
                 middle[(k, last[k])] = op
             last[k] = v
     g1a, g1b, internal, future = [], [], [], []
+    failed_keys = {k for k, _ in failed}
     for op in ok:
         for i, k, v in _reads(op):
-            for e in v:
+            for e in v if k in failed_keys else ():
                 w = failed.get((k, e))
                 if w is not None:
                     g1a.append({"op": op.index, "writer": w.index, "mop": _mop(op, i), "element": dumps(e),
@@ -252,6 +257,8 @@ def analyze(completions: Sequence[Op], graph: DepGraph) -> Analysis:
     dups = []
     for op in possible:
         for i, k, v in _reads(op):
+            if len(set(v)) == len(v):
+                continue
             counts: dict[Any, int] = {}
             for e in v:
                 counts[e] = counts.get(e, 0) + 1
