@@ -4,7 +4,8 @@ Each client is a thread with its own session.  A round's transactions run in
 *lock step*: every client runs its first micro-op, then every client its
 second, and so on, then every client commits; the next step starts once
 every client has finished the current one, or after ``step_timeout`` for the
-ones the database is blocking (a row lock, SQLite's write lock).  Lock step
+ones the database is blocking (a row lock, SQLite's write lock) - a client
+not yet scheduled is waited for, so load does not change the interleaving.  Lock step
 makes the transactions of a round overlap as much as they can - the
 interleaving under which isolation anomalies show - and makes a small
 workload behave the same way run after run, which is what lets Hypothesis
@@ -44,22 +45,32 @@ class RunStats:
 
 
 class _Round:
-    """Lock-step coordination of one round: the step every client may run up to, and who finished what."""
+    """Lock-step coordination of one round.
+
+    ``allowed`` is the step every client may run up to.  A step is over when
+    every client has finished it, or is blocked: inside a database call (for
+    this step or an earlier one) for longer than the step timeout.  A client that has not yet
+    *entered* the call (a thread the OS has not scheduled yet) is waited for,
+    so a loaded machine does not change the interleaving.
+    """
 
     def __init__(self, clients: int) -> None:
         self.cv = threading.Condition()
-        self.allowed = -1
+        self.allowed: float = -1
         self.done = [0] * clients  # steps finished
+        self.entered = [(-1, 0.0)] * clients  # (step, monotonic time) of the call in progress
         self.over = [False] * clients
 
     def allow(self, step: float) -> None:
         with self.cv:
-            self.allowed = step  # type: ignore[assignment]
+            self.allowed = step
             self.cv.notify_all()
 
-    def wait_for_step(self, step: int) -> None:
+    def enter(self, client: int, step: int) -> None:
+        """Wait until ``step`` is allowed, then note that ``client`` starts its call for it."""
         with self.cv:
             self.cv.wait_for(lambda: self.allowed >= step)
+            self.entered[client] = (step, time.monotonic())
 
     def finished(self, client: int, steps: int, over: bool = False) -> None:
         with self.cv:
@@ -67,14 +78,22 @@ class _Round:
             self.over[client] = self.over[client] or over
             self.cv.notify_all()
 
-    def wait_all(self, step: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def wait_all(self, step: int, blocked_after: float, give_up: float) -> None:
+        deadline = time.monotonic() + give_up
         with self.cv:
-            while not all(d > step or o for d, o in zip(self.done, self.over, strict=True)):
-                left = deadline - time.monotonic()
-                if left <= 0:
+            while True:
+                now = time.monotonic()
+                pending = [i for i in range(len(self.done)) if not self.over[i] and self.done[i] <= step]
+                waits = []
+                for i in pending:
+                    entered_step, since = self.entered[i]
+                    in_call = entered_step == self.done[i]  # entered a step it has not finished
+                    if in_call and now - since >= blocked_after:
+                        continue  # blocked in the database (at this step or an earlier one): go on without it
+                    waits.append(blocked_after - (now - since) if in_call else blocked_after)
+                if not waits or now >= deadline:
                     return
-                self.cv.wait(left)
+                self.cv.wait(max(0.001, min(min(waits), deadline - now)))
 
 
 def run(db: Database, workload: Workload, *, keys: int = 3, step_timeout: float = 0.01,
@@ -127,9 +146,10 @@ def _run_round(db: Database, txns: Sequence[list[Mop]], offset: int, sessions: l
         committing = False
         out: list[Mop] = []
         try:
-            sess.begin()
+            coord.enter(i, 0)
+            sess.begin()  # BEGIN IMMEDIATE may block: it counts as the first step's call
             for step, (f, k, v) in enumerate(txn):
-                coord.wait_for_step(step)
+                coord.enter(i, step)
                 key = offset + int(k)  # type: ignore[call-overload]  # shapes use int keys
                 if f == "r":
                     out.append(("r", k, sess.read(key)))
@@ -137,7 +157,7 @@ def _run_round(db: Database, txns: Sequence[list[Mop]], offset: int, sessions: l
                     sess.append(key, v)
                     out.append(("append", k, v))
                 coord.finished(i, step + 1)
-            coord.wait_for_step(len(txn))
+            coord.enter(i, len(txn))
             committing = True
             sess.commit()
             rec.complete(handle, "ok", out)
@@ -169,7 +189,7 @@ def _run_round(db: Database, txns: Sequence[list[Mop]], offset: int, sessions: l
         t.start()
     for step in range(max(len(t) for t in txns) + 1):
         coord.allow(step)
-        coord.wait_all(step, step_timeout)
+        coord.wait_all(step, step_timeout, txn_timeout)
     coord.allow(float("inf"))
     deadline = time.monotonic() + txn_timeout
     for i, t in enumerate(threads):
