@@ -88,3 +88,48 @@ def test_every_reported_cycle_is_explained(case: dict[str, Any]) -> None:
 def _names(cycle: Any) -> list[str]:
     by_index = {int(n.split(" = op ")[1]): n.split(" = ")[0] for n in cycle.names}
     return [by_index[s.b] for s in cycle.steps]
+
+
+_FIELDS = {
+    "G1a": ("op", "writer", "mop", "element"), "G1b": ("op", "writer", "mop", "element"),
+    "internal": ("op", "mop", "expected"), "future-read": ("op", "mop", "element"),
+    "dirty-update": ("key", "values", "txns"), "lost-update": ("key", "value", "txns"),
+    "incompatible-order": ("key", "values"), "duplicate-elements": ("op", "mop", "duplicates"),
+    "cyclic-versions": ("key", "scc", "sources"),
+}
+
+
+def _elle_value(field: str, value: Any) -> Any:
+    from racekit.formats.edn import Keyword, Symbol, dumps
+
+    if field in ("op", "writer"):
+        return value
+    if field == "txns":
+        return [v.name if isinstance(v, Symbol) else v for v in value]
+    if field == "values":
+        return [dumps(v) for v in value]
+    if field == "scc":
+        return sorted(dumps(v) for v in value)
+    if field == "sources":
+        return [v.name if isinstance(v, Keyword) else v for v in value]
+    if field == "duplicates":
+        return {dumps(k): v for k, v in value.items()}
+    return dumps(value)
+
+
+@needs_data
+@pytest.mark.parametrize("case", _cases())
+def test_non_cycle_details_match_elle(case: dict[str, Any]) -> None:
+    """Where Elle's test asserts the :anomalies map, its non-cycle cases match field by field."""
+    if not case["details"]:
+        return
+    from racekit.formats.edn import Keyword, loads
+
+    result = check(parse(case["history"], case["workload"], case["name"]), _options(case))
+    for kind, cases in loads(case["details"]).items():
+        if kind.name not in _FIELDS:
+            continue
+        fields = [f for f in _FIELDS[kind.name] if any(Keyword(f) in c for c in cases)]
+        mine = [{f: c.get(f, "<missing>") for f in fields} for c in result.anomalies[kind.name]]
+        elle = [{f: _elle_value(f, c[Keyword(f)]) for f in fields} for c in cases]
+        assert sorted(mine, key=repr) == sorted(elle, key=repr), kind.name
