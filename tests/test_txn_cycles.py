@@ -133,7 +133,7 @@ def test_search_finds_what_brute_force_finds_with_nonadjacent_cycles(case: tuple
     test_search_finds_what_brute_force_finds.hypothesis.inner_test(case)  # type: ignore[attr-defined]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs())
 def test_search_finds_what_brute_force_finds(case: tuple[DepGraph, tuple[int, ...]]) -> None:
     graph, order = case
