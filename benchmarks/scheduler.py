@@ -15,6 +15,7 @@ controlled switch is racekit's bookkeeping (enabled set, chooser, Step).
 
 from __future__ import annotations
 
+import random
 import sys
 import threading
 import time
@@ -26,7 +27,8 @@ import greenlet  # noqa: E402
 
 import racekit  # noqa: E402
 from racekit import sync  # noqa: E402
-from racekit.sched.chooser import BoringChooser, RandomChooser  # noqa: E402
+from racekit.choice import Boring as BoringChooser  # noqa: E402
+from racekit.choice.strategies.random import RandomChooser  # noqa: E402
 from racekit.sched.runtime import Execution  # noqa: E402
 
 N = 50_000
@@ -37,7 +39,7 @@ def controlled_switch_us() -> float:
         for _ in range(N):
             sync.yield_point()
 
-    ex = Execution(RandomChooser(0), max_steps=10 * N, record_where=False)
+    ex = Execution(RandomChooser(random.Random(0)), max_steps=10 * N, record_where=False)
     ex.spawn(body)
     ex.spawn(body)
     start = time.perf_counter()
@@ -57,7 +59,7 @@ def traced_switch_us() -> float:
         for i in range(N):
             box.value = i
 
-    ex = Execution(RandomChooser(0), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
+    ex = Execution(RandomChooser(random.Random(0)), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
     ex.spawn(body)
     ex.spawn(body)
     start = time.perf_counter()

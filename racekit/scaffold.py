@@ -11,7 +11,7 @@ _SYSTEM = '''"""{title}: what it is, and how its broken variant goes wrong."""
 from __future__ import annotations
 
 from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit.declarations import System, Variant
 
 
 class Broken:

@@ -21,11 +21,8 @@ from typing import Any
 
 import pytest
 
-from racekit.catalogue import Variant
-from racekit.crash import postgres
-from racekit.crash.machine import Budget, CrashMachine, choice, ints, without_one
-from racekit.crash.run import Driver, Run, Task, Violation
-from racekit.testing import variant_tests
+from racekit import Draw, Variant, variant_tests
+from racekit.crash import Budget, CrashMachine, Driver, Run, Task, Violation, postgres, without_one
 from specs.inventory import check_inventory
 from systems import inventory
 
@@ -129,25 +126,25 @@ class Machine(CrashMachine):
         return InventoryDriver(variant.name, scenario["stock"], scenario["clients"])
 
     @classmethod
-    def ladder(cls, variant: Variant) -> list[Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         return [
             {"stock": {"x": 1}, "clients": [[["x", 1]], [["x", 1]]]},
             {"stock": {"x": 2}, "clients": [[["x", 1]], [["x", 1]], [["x", 1]]]},
         ]
 
     @classmethod
-    def draw_scenario(cls, draw: Any) -> Any:
-        clients = [[[draw(choice(["x", "y"])), draw(ints(1, 2))] for _ in range(draw(ints(1, 2)))]
-                   for _ in range(draw(ints(2, 3)))]
-        return {"stock": {"x": draw(ints(1, 3)), "y": 1}, "clients": clients}
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
+        clients = [[[draw.pick(["x", "y"]), draw.integer(1, 2)] for _ in range(draw.integer(1, 2))]
+                   for _ in range(draw.integer(2, 3))]
+        return {"stock": {"x": draw.integer(1, 3), "y": 1}, "clients": clients}
 
     @classmethod
-    def smaller(cls, scenario: Any) -> Iterator[Any]:
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
         for clients in without_one(scenario["clients"], keep=2):
             yield {"stock": scenario["stock"], "clients": clients}
 
     @classmethod
-    def requests(cls, scenario: Any) -> int:
+    def size(cls, scenario: Any) -> int:
         return sum(len(c) for c in scenario["clients"])
 
 

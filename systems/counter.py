@@ -12,8 +12,7 @@
 
 from __future__ import annotations
 
-from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit import sync, System, Variant
 
 
 class NaiveCounter:

@@ -61,12 +61,12 @@ def test_check_counter_json(run) -> None:
 
 
 def test_explore_json(run) -> None:
-    res = run("explore", "counter", "--variant", "naive", "--strategy", "dfs", "--json")
+    res = run("explore", "counter", "--variant", "naive", "--strategy", "dpor", "--json")
     assert res.exit_code == 0
     data = json.loads(res.stdout)
     assert data["violation"] is True and data["schedules"] <= 4
     assert isinstance(data["choices"], list) and isinstance(data["trace"], list)
-    clean = json.loads(run("explore", "counter", "--variant", "locked", "--strategy", "dfs", "--json").stdout)
+    clean = json.loads(run("explore", "counter", "--variant", "locked", "--strategy", "dpor", "--json").stdout)
     assert clean["violation"] is False and clean["exhausted"] is True
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random as _random
+
 import json
 import os
 import signal
@@ -29,7 +31,8 @@ from racekit.crash.procs import (
 )
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.crash.session import Session
-from racekit.sched.chooser import RandomChooser, RecordingChooser, ReplayChooser
+from racekit.choice import Recorder, Replay
+from racekit.choice.strategies.random import RandomChooser
 
 T = "tests.test_crash_targets"
 ROOT = catalogue_root(Path(__file__).parent)
@@ -115,7 +118,7 @@ def test_points_are_noops_outside_a_harness() -> None:
 
 def test_a_run_without_kills_passes_every_point(session: Session) -> None:
     d = Lines(["a", "b", "c"])
-    r = session.run(d, ReplayChooser([]), max_kills=1)
+    r = session.run(d, Replay([]), max_kills=1)
     assert not r.failed and r.kills == 0
     assert d.content == ["a", "b", "c"] and d.reported == ["a", "b", "c"]
     points = [row["what"] for row in r.trace if row["what"].startswith("crashpoint")]
@@ -127,7 +130,7 @@ def test_a_run_without_kills_passes_every_point(session: Session) -> None:
 @pytest.mark.parametrize("k", [0, 1, 2])
 def test_a_kill_lands_exactly_at_the_chosen_point(session: Session, k: int) -> None:
     d = Lines(["a", "b", "c"])
-    r = session.run(d, ReplayChooser([0] * k + [1]), max_kills=1)
+    r = session.run(d, Replay([0] * k + [1]), max_kills=1)
     assert r.kills == 1
     assert d.killed_at == (f"after-{k}", 1, True)
     assert d.content == ["a", "b", "c"][: k + 1]  # what ran before the point, nothing after
@@ -135,15 +138,15 @@ def test_a_kill_lands_exactly_at_the_chosen_point(session: Session, k: int) -> N
 
 
 def test_same_choices_same_trace(session: Session) -> None:
-    runs = [session.run(Race(), ReplayChooser([0, 1])) for _ in range(3)]
+    runs = [session.run(Race(), Replay([0, 1])) for _ in range(3)]
     assert all(r.failed and r.property == "no-lost-update" for r in runs)
     assert runs[0].trace == runs[1].trace == runs[2].trace
-    clean = session.run(Race(), ReplayChooser([]))
+    clean = session.run(Race(), Replay([]))
     assert not clean.failed
 
 
 def test_a_task_that_raises_is_an_exception_outcome(session: Session) -> None:
-    r = session.run(One("fail"), ReplayChooser([]))
+    r = session.run(One("fail"), Replay([]))
     assert r.failed and r.kind == "exception" and "ValueError: boom" in r.message
 
 
@@ -152,12 +155,12 @@ def test_targets_outside_the_allowed_packages_are_refused(session: Session) -> N
         def start(self, run: Run) -> None:
             run.submit("w", "os:getcwd")
 
-    r = session.run(Bad(), ReplayChooser([]))
+    r = session.run(Bad(), Replay([]))
     assert r.failed and "is not module:function under" in r.message
 
 
 def test_every_lock_refused_forever_is_a_deadlock(session: Session) -> None:
-    r = session.run(One("spin_busy", tasks=2), ReplayChooser([]))
+    r = session.run(One("spin_busy", tasks=2), Replay([]))
     assert r.failed and r.kind == "deadlock"
 
 
@@ -166,7 +169,7 @@ def test_every_lock_refused_forever_is_a_deadlock(session: Session) -> None:
 
 def test_a_hung_worker_is_a_timeout_and_is_killed(session: Session) -> None:
     started = time.monotonic()
-    r = session.run(One("sleep_forever"), ReplayChooser([]), step_timeout=0.5)
+    r = session.run(One("sleep_forever"), Replay([]), step_timeout=0.5)
     assert r.failed and r.kind == "timeout"
     assert time.monotonic() - started < 10
     assert session.pool is not None and not session.pool.busy  # the stuck worker was discarded
@@ -180,7 +183,7 @@ def test_a_livelock_hits_the_step_bound(session: Session) -> None:
         def on_done(self, run: Run, task: Task, result: Any) -> None:
             self.start(run)  # never ends
 
-    r = session.run(Forever(), ReplayChooser([]), max_steps=20)
+    r = session.run(Forever(), Replay([]), max_steps=20)
     assert r.failed and r.kind == "livelock"
 
 
@@ -188,12 +191,12 @@ def test_no_process_left_behind_after_kills_and_grandchildren() -> None:
     groups: list[int] = []
     with Session(ROOT, shared=False) as s:
         d = One("spawn_child")
-        r = s.run(d, ReplayChooser([1]), max_kills=1)  # kill while its grandchild runs
+        r = s.run(d, Replay([1]), max_kills=1)  # kill while its grandchild runs
         assert r.kills == 1
         grandchild = d.reports[0]["child"]
         assert s.pool is not None
         groups = list(s.pool.groups)
-        s.run(Lines(["a"]), ReplayChooser([]))
+        s.run(Lines(["a"]), Replay([]))
         workdirs = list(s.dir.iterdir()) if s.dir else []
         scratch = s.dir
     assert survivors(groups) == []  # workers, and the grandchild in a killed worker's group
@@ -204,7 +207,7 @@ def test_no_process_left_behind_after_kills_and_grandchildren() -> None:
 
 def test_shared_pools_close_and_workers_die_with_their_parent(tmp_path: Path) -> None:
     with Session(ROOT) as s:
-        s.run(Lines(["a"]), ReplayChooser([1]), max_kills=1)
+        s.run(Lines(["a"]), Replay([1]), max_kills=1)
         assert s.pool is not None
         groups = list(s.pool.groups)
     assert survivors(groups)  # warm workers stay for the next session ...
@@ -237,7 +240,7 @@ def test_shared_pools_close_and_workers_die_with_their_parent(tmp_path: Path) ->
 
 def test_free_mode_kills_after_a_delay_and_keeps_what_was_said(session: Session) -> None:
     d = One("slow_points", {"n": 200, "delay": 0.002})
-    r = session.run(d, ReplayChooser([8]), mode="free", max_kills=1)  # the longest delay
+    r = session.run(d, Replay([8]), mode="free", max_kills=1)  # the longest delay
     assert r.kills == 1
     assert len(d.reports) < 200  # it did not get to finish
     assert d.reports == [{"i": i} for i in range(len(d.reports))]  # what it said before dying, in order
@@ -312,11 +315,11 @@ def test_minimize_drops_requests_and_choices(session: Session) -> None:
     def run(scenario: Any, chooser: Any) -> Any:
         return session.run(Race(scenario), chooser)
 
-    rec = RecordingChooser(RandomChooser(3))
+    rec = Recorder(RandomChooser(_random.Random(3)))
     result = run(4, rec)
     found = None
     for seed in range(50):
-        rec = RecordingChooser(RandomChooser(seed))
+        rec = Recorder(RandomChooser(_random.Random(seed)))
         result = run(4, rec)
         if result.failed:
             from racekit.crash.explore import Found

@@ -20,7 +20,7 @@ from racekit.catalogue import PROFILES, System, Variant, catalogue_root
 from racekit.checking import check_variant
 from racekit.machine import ConcurrentStateMachine
 from racekit.sched.explore import fewest_preemptions, run_program, search
-from racekit.sched.chooser import ReplayChooser
+from racekit.choice import Replay
 from racekit.spec import Spec
 from stateful_tests.test_counter import Machine as CounterMachine
 
@@ -108,13 +108,13 @@ def _shortest_counter_counterexample() -> int:
             for left in itertools.product(ops, repeat=split):
                 for right in itertools.product(ops, repeat=total - split):
                     scenario = [list(t) for t in (left, right) if t]
-                    res = search(harness.program(scenario), "dfs", minimize=False)
+                    res = search(harness.program(scenario), "dpor", minimize=False)
                     if not res.failed:
                         continue
                     program = harness.program(scenario)
-                    run = run_program(program, ReplayChooser(res.choices), record_where=False)
+                    run = run_program(program, Replay(res.choices), record_where=False)
                     choices = fewest_preemptions(program, run)
-                    pre = run_program(program, ReplayChooser(choices), record_where=False).result.preemptions
+                    pre = run_program(program, Replay(choices), record_where=False).result.preemptions
                     length = total + pre
                     best = length if best is None else min(best, length)
         if best is not None:

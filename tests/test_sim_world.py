@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racekit.sched.chooser import RecordingChooser, ReplayChooser
+from racekit.choice import Recorder, Replay
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -19,7 +19,7 @@ from racekit.sim import (
     WorldConfig,
     explore_exhaustive,
 )
-from racekit.sim.choosers import WeightedRandomChooser
+from racekit.choice.strategies.random import RandomChooser
 from racekit.sim.clock import NodeClock
 
 
@@ -74,9 +74,9 @@ def chatty_world(seed: int, n_nodes: int, window: int | None, jitter: tuple[int,
 )
 def test_same_choices_same_event_log(seed: int, n_nodes: int, window: int | None, jitter: tuple[int, ...]) -> None:
     rng = random.Random(seed)
-    recorder = RecordingChooser(WeightedRandomChooser(rng, fault_rate=0.2))
+    recorder = Recorder(RandomChooser(rng, frozenset({"fault"}), 0.2))
     first = chatty_world(seed, n_nodes, window, jitter).run(recorder)
-    replayed = chatty_world(seed, n_nodes, window, jitter).run(ReplayChooser(recorder.choices, strict_end=True))
+    replayed = chatty_world(seed, n_nodes, window, jitter).run(Replay(recorder.choices))
     assert replayed.trace == first.trace
     assert replayed.history.to_json() == first.history.to_json()
     assert first.steps > 0
@@ -84,9 +84,9 @@ def test_same_choices_same_event_log(seed: int, n_nodes: int, window: int | None
 
 def test_replay_is_stable_across_many_fault_heavy_runs() -> None:
     for seed in range(20):
-        recorder = RecordingChooser(WeightedRandomChooser(random.Random(seed), fault_rate=0.5))
+        recorder = Recorder(RandomChooser(random.Random(seed), frozenset({"fault"}), 0.5))
         a = chatty_world(seed, 3, None, (0, 3)).run(recorder)
-        b = chatty_world(seed, 3, None, (0, 3)).run(ReplayChooser(recorder.choices))
+        b = chatty_world(seed, 3, None, (0, 3)).run(Replay(recorder.choices))
         assert a.trace == b.trace
         assert a.faults > 0
 

@@ -29,7 +29,7 @@ def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
     Extra counterexample FILES (outside counterexamples/) are added to the site.
     The site needs no server and no network: open DIR/index.html.
     """
-    from racekit.catalogue import catalogue_root
+    from racekit.registry import catalogue_root
     from racekit.gallery import build
 
     if output.exists() and not output.is_dir():

@@ -4,11 +4,13 @@ System code imports only the points (cheap; no-ops outside a harness)::
 
     from racekit.crash import crashpoint, pausepoint, report
 
-The harness lives in submodules, imported explicitly so a worker process
-starts fast: :mod:`racekit.crash.run` (one run: the core loop),
-:mod:`racekit.crash.explore` (level search, Hypothesis, random kills,
-minimizing), :mod:`racekit.crash.machine` (``CrashMachine``, the catalogue
-Engine), :mod:`racekit.crash.session` (a pool and a scratch directory around many
+A system's test imports the engine from here too - ``CrashMachine``,
+``Budget``, ``Driver``, ``Run``, ``Task``, ``Violation``, ``without_one``,
+and the helpers for services (``Service``, ``child_env``, ``scratch_dir``,
+``survivors``, ``postgres``).  Those load on first use, so a worker process
+that only needs the points starts fast.  Internals: :mod:`racekit.crash.run`
+(one run: the core loop), :mod:`racekit.crash.machine` (the Engine),
+:mod:`racekit.crash.session` (a pool and a scratch directory around many
 runs), :mod:`racekit.crash.procs` (processes, pools, services, leftovers),
 :mod:`racekit.crash.postgres` (a throwaway PostgreSQL cluster).  See
 docs/crash.md.
@@ -16,6 +18,38 @@ docs/crash.md.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from racekit.crash.point import active, crashpoint, pausepoint, report, stepping
 
-__all__ = ["active", "crashpoint", "pausepoint", "report", "stepping"]
+if TYPE_CHECKING:
+    from racekit.crash import postgres
+    from racekit.crash.machine import Budget, CrashMachine, without_one
+    from racekit.crash.procs import Service, child_env, scratch_dir, survivors
+    from racekit.crash.run import Driver, Run, Task, Violation
+
+_WHERE = {
+    "CrashMachine": "racekit.crash.machine",
+    "Budget": "racekit.crash.machine",
+    "without_one": "racekit.crash.machine",
+    "Driver": "racekit.crash.run",
+    "Run": "racekit.crash.run",
+    "Task": "racekit.crash.run",
+    "Violation": "racekit.crash.run",
+    "Service": "racekit.crash.procs",
+    "child_env": "racekit.crash.procs",
+    "scratch_dir": "racekit.crash.procs",
+    "survivors": "racekit.crash.procs",
+}
+
+__all__ = sorted(["active", "crashpoint", "pausepoint", "postgres", "report", "stepping", *_WHERE])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "postgres":
+        return importlib.import_module("racekit.crash.postgres")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'racekit.crash' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -24,8 +24,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from racekit.catalogue import Variant
-from racekit.sim.choosers import HypothesisDraw
+from racekit.declarations import Variant
+from racekit.choice import HypothesisDraw
 from racekit.sim.machine import SimMachine
 from racekit.sim.world import World
 
