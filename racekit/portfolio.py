@@ -66,6 +66,33 @@ def run_phase(
     return drive(make(strategy, knobs, view=machine.inner == "dpor"), run, runs, hit=hit, progress=progress)
 
 
+def explore(
+    machine: Engine,
+    variant: Variant,
+    strategy: str,
+    runs: int,
+    *,
+    progress: Progress | None = None,
+    **knobs: Any,
+) -> Report:
+    """One strategy on one variant: exhaustive and PCT strategies over the seed
+    scenarios (or the simplest drawn scenario when there are none), Hypothesis
+    and random over generated scenarios (random: the seeds, when there are)."""
+    from racekit.choice import MinimalDraw
+    from racekit.profiles import PROFILES
+
+    plan = machine.plan(variant, PROFILES["ci"])
+    seeds = list(machine.seed_scenarios(variant))
+    drawn = strategy == "hypothesis" or (strategy == "random" and not seeds)
+    if not drawn and not seeds:
+        seeds = [machine.draw(variant, MinimalDraw())]
+    with machine.session(variant) as session:
+        return run_phase(
+            machine, variant, session, strategy, runs, knobs_for(machine, plan, **knobs),
+            seeds=None if drawn else seeds, progress=progress,
+        )
+
+
 def without_faults(scenario: Any) -> Any:
     """The same scenario with a zero fault budget (standard simulator shape; others unchanged)."""
     if isinstance(scenario, dict) and isinstance(scenario.get("world"), dict) and "faults" in scenario["world"]:

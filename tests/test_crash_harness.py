@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from racekit.catalogue import catalogue_root
+from racekit.registry import catalogue_root
 from racekit.crash import crashpoint, pausepoint, point, report
-from racekit.crash.explore import LevelSearch, explore_hypothesis, explore_levels, minimize, nonzero
+from racekit import System, Variant, portfolio
+from racekit.crash.machine import CrashMachine, CrashSession
 from racekit.crash.procs import (
     Service,
     WorkerPool,
@@ -284,17 +285,52 @@ def test_scratch_dirs_are_removed() -> None:
 # ----------------------------------------------------------------- search
 
 
-def test_level_search_finds_the_race_with_one_switch_and_counts_schedules(session: Session) -> None:
-    def run(scenario: Any, chooser: Any) -> Any:
-        return session.run(Race(scenario), chooser)
+class RaceMachine(CrashMachine):
+    """Race with n racy increments; shrinks n toward 2."""
 
-    rep = explore_levels(run, 2, 1, 100)
-    assert rep.found is not None and nonzero(rep.found.choices) == 1
-    ls = LevelSearch(run, 2)
-    first = ls.next_level(100, accept=lambda r: False)
-    assert first.runs == 1 and first.complete
-    second = ls.next_level(100, accept=lambda r: False)
-    assert second.complete and second.runs >= 2  # every single switch, once each
+    system = System("race", "toy", "proc", [Variant("racy", object, expect="violation", property="no-lost-update"),
+                                             Variant("fine", object, expect="correct")])
+    max_kills = 0
+
+    @classmethod
+    def driver(cls, variant: Variant, scenario: Any) -> Driver:
+        return Race(scenario)
+
+    @classmethod
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
+        return [2]
+
+    @classmethod
+    def shrink(cls, variant: Variant, scenario: Any) -> Any:
+        return [scenario - 1] if scenario > 2 else []
+
+
+RACY = RaceMachine.system.variant("racy")
+
+
+def nonzero(choices: list[int]) -> int:
+    return sum(1 for c in choices if c)
+
+
+def test_bounded_search_finds_the_race_with_one_switch_and_counts_schedules(session: Session) -> None:
+    cs = CrashSession(RaceMachine, RACY, session)
+    plan = RaceMachine.plan(RACY, portfolio_profile())
+    found = portfolio.run_phase(RaceMachine, RACY, cs, "bounded", 100, portfolio.knobs_for(RaceMachine, plan), seeds=[2])
+    assert found.found is not None and nonzero(found.found.choices) == 1
+    level0 = portfolio.run_phase(
+        RaceMachine, RACY, cs, "dfs", 100, portfolio.knobs_for(RaceMachine, plan, bound=0), seeds=[2], hit=lambda r: False
+    )
+    assert level0.runs == 1 and level0.coverage.extent == "bounded"
+    level1 = portfolio.run_phase(
+        RaceMachine, RACY, cs, "dfs", 100, portfolio.knobs_for(RaceMachine, plan, bound=1), seeds=[2], hit=lambda r: False
+    )
+    assert level1.runs >= 3 and "with at most 1 kills and switches" in level1.coverage.describe()
+
+
+def portfolio_profile() -> Any:
+    from racekit import PROFILES
+
+    return PROFILES["ci"]
 
 
 def test_hypothesis_drives_kills_and_shrinks_them(session: Session) -> None:
@@ -303,32 +339,38 @@ def test_hypothesis_drives_kills_and_shrinks_them(session: Session) -> None:
             if self.killed_at is not None and len(self.content) >= 2:
                 raise Violation("toy", f"killed after {len(self.content)} lines")
 
-    def run(scenario: Any, chooser: Any) -> Any:
-        return session.run(Partial(scenario["lines"]), chooser, max_kills=1)
+    class PartialMachine(RaceMachine):
+        max_kills = 1
 
-    rep = explore_hypothesis(run, lambda draw: {"lines": ["a", "b", "c", "d"]}, max_examples=40)
+        @classmethod
+        def driver(cls, variant: Variant, scenario: Any) -> Driver:
+            return Partial(scenario["lines"])
+
+        @classmethod
+        def draw(cls, variant: Variant, draw: Any) -> Any:
+            return {"lines": ["a", "b", "c", "d"]}
+
+    cs = CrashSession(PartialMachine, RACY, session)
+    plan = PartialMachine.plan(RACY, portfolio_profile())
+    rep = portfolio.run_phase(PartialMachine, RACY, cs, "hypothesis", 40, portfolio.knobs_for(PartialMachine, plan))
     assert rep.found is not None
     assert rep.found.choices == [0, 1]  # shrunk: the earliest kill that still fails
 
 
 def test_minimize_drops_requests_and_choices(session: Session) -> None:
-    def run(scenario: Any, chooser: Any) -> Any:
-        return session.run(Race(scenario), chooser)
-
-    rec = Recorder(RandomChooser(_random.Random(3)))
-    result = run(4, rec)
+    cs = CrashSession(RaceMachine, RACY, session)
     found = None
     for seed in range(50):
         rec = Recorder(RandomChooser(_random.Random(seed)))
-        result = run(4, rec)
+        result = cs.run(4, rec)
         if result.failed:
-            from racekit.crash.explore import Found
-
-            found = Found("random", 4, rec.choices, result)
+            result.choices, result.path = rec.choices, rec.points
+            found = result
             break
     assert found is not None
-    best, _ = minimize(run, found, lambda n: [n - 1] if n > 2 else [])
-    assert best.scenario == 2 and nonzero(best.choices) == 1
+    plan = RaceMachine.plan(RACY, portfolio_profile())
+    scenario, choices, _ = portfolio.minimize(RaceMachine, RACY, cs, plan, found)
+    assert scenario == 2 and nonzero(choices) == 1
 
 
 def test_worker_pool_reuses_survivors(tmp_path: Path) -> None:
