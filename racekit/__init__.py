@@ -22,30 +22,30 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from racekit.api import every_schedule, load_counterexample, run_scenario, search
-    from racekit.choice import Coverage, Draw, Result
-    from racekit.declarations import System, Variant
-    from racekit.history import History, HistoryRecorder, Operation
+    from racekit.api import every_schedule as every_schedule, load_counterexample as load_counterexample, run_scenario as run_scenario, search as search
+    from racekit.choice import Coverage as Coverage, Draw as Draw, Result as Result
+    from racekit.declarations import System as System, Variant as Variant
+    from racekit.history import History as History, HistoryRecorder as HistoryRecorder, Operation as Operation
     from racekit.linearizability import check as check_history
-    from racekit.machine import ConcurrentStateMachine, quiescent_invariant
+    from racekit.machine import ConcurrentStateMachine as ConcurrentStateMachine, quiescent_invariant as quiescent_invariant
     from racekit.models import (
-        BlockingQueueSpec,
-        CasRegisterSpec,
-        CounterSpec,
-        KVSpec,
-        MapSpec,
-        MultiRegisterSpec,
-        MutexSpec,
-        QueueSpec,
-        RegisterSpec,
-        SetSpec,
+        BlockingQueueSpec as BlockingQueueSpec,
+        CasRegisterSpec as CasRegisterSpec,
+        CounterSpec as CounterSpec,
+        KVSpec as KVSpec,
+        MapSpec as MapSpec,
+        MultiRegisterSpec as MultiRegisterSpec,
+        MutexSpec as MutexSpec,
+        QueueSpec as QueueSpec,
+        RegisterSpec as RegisterSpec,
+        SetSpec as SetSpec,
     )
-    from racekit.profiles import PROFILES, ProfileSettings
-    from racekit.registry import catalogue_root
-    from racekit.sched.explore import ExploreResult, explore, replay
-    from racekit.spec import BLOCKED, Outcomes, Spec
-    from racekit.testing import variant_tests
-    from racekit.waits import WaitWatch
+    from racekit.profiles import PROFILES as PROFILES, ProfileSettings as ProfileSettings
+    from racekit.registry import catalogue_root as catalogue_root
+    from racekit.sched.explore import ExploreResult as ExploreResult, explore as explore, replay as replay
+    from racekit.spec import BLOCKED as BLOCKED, Outcomes as Outcomes, Spec as Spec
+    from racekit.testing import variant_tests as variant_tests
+    from racekit.waits import WaitWatch as WaitWatch
 
 __version__ = "0.2.0"
 
@@ -92,7 +92,7 @@ def __getattr__(name: str) -> Any:
     if name in _RENAMED:
         module, attr = _RENAMED[name]
         return getattr(importlib.import_module(module), attr)
-    module = _WHERE.get(name)
-    if module is None:
+    where = _WHERE.get(name)
+    if where is None:
         raise AttributeError(f"module 'racekit' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(where), name)

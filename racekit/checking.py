@@ -20,8 +20,8 @@ from racekit import store
 from racekit.choice import Result
 from racekit.declarations import System, Variant
 from racekit.engine import Engine
-from racekit.profiles import ProfileSettings
 from racekit.portfolio import replay, replay_all, search
+from racekit.profiles import ProfileSettings
 
 
 @dataclass

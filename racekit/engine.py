@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from racekit.choice import Chooser, Draw, Result
 from racekit.declarations import System, Variant
@@ -91,10 +91,10 @@ class Engine(Protocol):
     """What a system's ``Machine`` is: its class object implements this (all
     hooks are classmethods; nothing is instantiated)."""
 
-    system: System
-    engine: str  # "threads", "sim", "crash": written into counterexamples
-    inner: str  # the exhaustive strategy iterative bounding drives ("dpor", "dfs")
-    unit: str  # what a deviation is, in coverage sentences
+    system: ClassVar[System]
+    engine: ClassVar[str]  # "threads", "sim", "crash": written into counterexamples
+    inner: ClassVar[str]  # the exhaustive strategy iterative bounding drives ("dpor", "dfs")
+    unit: ClassVar[str]  # what a deviation is, in coverage sentences
 
     def plan(self, variant: Variant, profile: ProfileSettings) -> Plan: ...
 

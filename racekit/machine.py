@@ -140,7 +140,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
         return obj
 
     @classmethod
-    def invariants(cls) -> dict[str, Callable[[Any, Any], None]]:
+    def quiescent_invariants(cls) -> dict[str, Callable[[Any, Any], None]]:
         found: dict[str, Callable[[Any, Any], None]] = {}
         for _, member in inspect.getmembers(cls, inspect.isfunction):
             name = getattr(member, _INVARIANT, None)
@@ -160,7 +160,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
             lambda: cls.subject(factory()),
             cls.spec,
             threads=cls.threads,
-            invariants=cls.invariants(),
+            invariants=cls.quiescent_invariants(),
             may_block=cls.may_block,
             trace_files=frozenset(v.trace_files) if v.trace_files is not None else code_files(factory),
             max_steps=cls.max_steps,
@@ -307,7 +307,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
         from racekit.choice.hypothesis_settings import search_settings
 
         settings = search_settings(profile.max_examples, stateful_step_count=profile.stateful_step_count)
-        run_state_machine_as_test(cls.for_variant(variant.name), settings=settings)  # type: ignore[no-untyped-call]
+        run_state_machine_as_test(cls.for_variant(variant.name), settings=settings)
 
     @classmethod
     def choices_of(cls, scenario: Scenario, tids: Sequence[int]) -> list[int]:

@@ -19,8 +19,8 @@ from typing import Any
 from racekit.choice import Chooser, Knobs, Replay, Result, Trial, drive, make
 from racekit.choice.minimize import minimize_choices, normalize, size
 from racekit.choice.strategy import Progress, Report
-from racekit.engine import Engine, Phase, Plan, Session
 from racekit.declarations import Variant
+from racekit.engine import Engine, Phase, Plan, Session
 from racekit.errors import ReplayDivergence
 from racekit.profiles import ProfileSettings
 

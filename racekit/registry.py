@@ -80,7 +80,7 @@ def load_system(name: str, root: Path | None = None) -> System:
     return system
 
 
-def load_machine(name: str, root: Path | None = None) -> type[Engine]:
+def load_machine(name: str, root: Path | None = None) -> Engine:
     """The engine driver declared as ``Machine`` in ``stateful_tests/test_<name>.py``."""
     root = root or catalogue_root()
     load_system(name, root)  # validates the name against the registry first
@@ -88,4 +88,5 @@ def load_machine(name: str, root: Path | None = None) -> type[Engine]:
     machine = getattr(module, "Machine", None)
     if not isinstance(machine, type) or not hasattr(machine, "session") or not hasattr(machine, "seed_scenarios"):
         raise InvalidDefinition(f"stateful_tests/test_{name}.py defines no Machine (a racekit engine subclass)")
-    return machine
+    engine: Engine = machine  # type: ignore[assignment]  # checked above: a class with the engine's hooks
+    return engine

@@ -86,7 +86,7 @@ class Machine(SimMachine):
 
     @classmethod
     def properties(cls, variant: Variant) -> list[Property]:
-        if variant.options.get("approximate"):
+        if variant.params.get("approximate"):
             bound = approx_bound(LIMITS, len(INSTANCES), MAX_DELAY)
             return [Property("approx_limit", lambda w: over_limit(admissions(w), LIMITS.window_ms, bound), when="end")]
         props = [Property("window_limit", lambda w: over_limit(admissions(w), LIMITS.window_ms, LIMITS.limit), when="end")]

@@ -11,7 +11,16 @@ about threads, messages or processes (DPOR reads thread accesses through a
 
 from __future__ import annotations
 
-from racekit.choice.chooser import Boring, ByLabel, ChoicePoint, Chooser, Prune, Recorder, Replay, View
+from racekit.choice.chooser import (
+    Boring,
+    ByLabel,
+    ChoicePoint,
+    Chooser,
+    Prune,
+    Recorder,
+    Replay,
+    View,
+)
 from racekit.choice.coverage import Coverage
 from racekit.choice.draw import Draw, HypothesisDraw, MinimalDraw, RandomDraw
 from racekit.choice.result import Result

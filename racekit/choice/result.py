@@ -9,7 +9,7 @@ strategies that steer the next run and are never saved.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,7 @@ class Result:
     steps: int = 0
     pruned: bool = False  # cut short: equivalent to a run already seen (DPOR sleep sets)
     events: Sequence[Any] = field(default_factory=tuple, repr=False)
-    unfinished: Mapping[Hashable, Any] = field(default_factory=dict, repr=False)
+    unfinished: Mapping[Any, Any] = field(default_factory=dict, repr=False)
     state: Any = field(default=None, repr=False)  # the engine's final state, for tests
 
     @builtins.property  # the field ``property`` shadows the builtin here

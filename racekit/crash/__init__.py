@@ -21,13 +21,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from racekit.crash.point import active, crashpoint, pausepoint, report, stepping
+from racekit.crash.point import active as active
+from racekit.crash.point import crashpoint as crashpoint
+from racekit.crash.point import pausepoint as pausepoint
+from racekit.crash.point import report as report
+from racekit.crash.point import stepping as stepping
 
 if TYPE_CHECKING:
-    from racekit.crash import postgres
-    from racekit.crash.machine import Budget, CrashMachine, without_one
-    from racekit.crash.procs import Service, child_env, scratch_dir, survivors
-    from racekit.crash.run import Driver, Run, Task, Violation
+    from racekit.crash import postgres as postgres
+    from racekit.crash.machine import Budget as Budget
+    from racekit.crash.machine import CrashMachine as CrashMachine
+    from racekit.crash.machine import without_one as without_one
+    from racekit.crash.procs import Service as Service
+    from racekit.crash.procs import child_env as child_env
+    from racekit.crash.procs import scratch_dir as scratch_dir
+    from racekit.crash.procs import survivors as survivors
+    from racekit.crash.run import Driver as Driver
+    from racekit.crash.run import Run as Run
+    from racekit.crash.run import Task as Task
+    from racekit.crash.run import Violation as Violation
 
 _WHERE = {
     "CrashMachine": "racekit.crash.machine",
@@ -49,7 +61,7 @@ __all__ = sorted(["active", "crashpoint", "pausepoint", "postgres", "report", "s
 def __getattr__(name: str) -> Any:
     if name == "postgres":
         return importlib.import_module("racekit.crash.postgres")
-    module = _WHERE.get(name)
-    if module is None:
+    where = _WHERE.get(name)
+    if where is None:
         raise AttributeError(f"module 'racekit.crash' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(where), name)

@@ -16,9 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from racekit.choice.chooser import Boring, Chooser
 from racekit.crash.procs import HarnessError, WorkerPool, kill_group, scratch_dir, shared_pool
 from racekit.crash.run import Driver, Mode, Run, RunResult, Task
-from racekit.choice.chooser import Boring, Chooser
 
 
 class Session:

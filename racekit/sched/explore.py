@@ -18,10 +18,11 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from racekit.choice import Chooser, Coverage, Draw, Replay, Result
 from racekit.choice.strategy import Progress
+from racekit.declarations import System, Variant
 from racekit.engine import Phase, Plan
 from racekit.errors import UsageError
 from racekit.sched.program import Program, Run, run_program
@@ -116,9 +117,12 @@ def as_result(run: Run, detail: bool = True) -> Result:
 class ProgramEngine:
     """One fixed program seen as an engine: its only scenario is itself."""
 
-    engine = "threads"
-    inner = "dpor"
-    unit = "preemptions"
+    system: ClassVar[System] = System(
+        "program", "a plain threading program", "thr", [Variant("as_written", object, expect="correct")]
+    )
+    engine: ClassVar[str] = "threads"
+    inner: ClassVar[str] = "dpor"
+    unit: ClassVar[str] = "preemptions"
 
     def __init__(self, program: Program, budget: int, examples: int) -> None:
         self.program = program
@@ -148,6 +152,9 @@ class ProgramEngine:
         return 0
 
 
+AS_WRITTEN = ProgramEngine.system.variants[0]
+
+
 def search(
     program: Program,
     strategy: str = "bounded",
@@ -175,7 +182,7 @@ def search(
         raise UsageError(f"pct_depth must be at least 1, not {pct_depth}")
     session = ProgramSession(program)
     try:
-        rep = portfolio.run_phase(engine, None, session, strategy, limit, knobs, seeds=[None], progress=progress)
+        rep = portfolio.run_phase(engine, AS_WRITTEN, session, strategy, limit, knobs, seeds=[None], progress=progress)
     except UnknownStrategy as exc:
         raise UsageError(str(exc)) from None
     found = rep.found
@@ -186,7 +193,7 @@ def search(
         )
     choices = found.choices
     if minimize:
-        _, choices, _ = portfolio.minimize(engine, None, session, plan, found)
+        _, choices, _ = portfolio.minimize(engine, AS_WRITTEN, session, plan, found)
     final = run_program(program, Replay(choices), record_where=True)
     if not final.failed:  # never drop a failure: keep the schedule that failed
         choices = found.choices

@@ -68,7 +68,7 @@ class ThreadView:
         self.at = len(ex.steps)
 
     def pending(self, option: Hashable) -> object:
-        return self._ex.threads[option].pending  # type: ignore[index]
+        return self._ex.threads[int(option)].pending  # type: ignore[call-overload]
 
     def steps_since(self, at: int) -> Sequence[Step]:
         return self._ex.steps[at:]

@@ -22,9 +22,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from racekit.choice.chooser import Chooser
 from racekit.errors import InvalidDefinition, RacekitError
 from racekit.history import HistoryRecorder
-from racekit.choice.chooser import Chooser
 from racekit.sim.clock import NodeClock
 from racekit.sim.config import FAULT_KINDS, ClientScript, WorldConfig
 from racekit.sim.disk import Disk

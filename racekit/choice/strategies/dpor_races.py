@@ -8,7 +8,7 @@ the differential tests against brute-force enumeration
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,13 +34,13 @@ class Node:
 Event = tuple[int, Access | None]
 
 
-def add_backtrack_points(stack: list[Node], steps: Sequence[Any], unfinished: Mapping[Hashable, Any]) -> None:
+def add_backtrack_points(stack: list[Node], steps: Sequence[Any], unfinished: Mapping[Any, Any]) -> None:
     events: list[Event] = [(st.tid, st.access) for st in steps]
     n_exec = len(events)
     # Threads that never got to run their next step still race with the past.
-    for tid, pending in sorted(unfinished.items()):  # type: ignore[type-var]
+    for tid, pending in sorted(unfinished.items()):
         if pending is not None:
-            events.append((int(tid), pending))  # type: ignore[call-overload]
+            events.append((int(tid), pending))
     # Decisions are made only where several threads are enabled.
     r = _Races(stack, events, [st.enabled for st in steps])
     clocks = r.clocks

@@ -17,6 +17,7 @@ answer is 0, which keeps very long runs inside Hypothesis' buffer.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -76,7 +77,7 @@ class HypothesisStrategy:
 
         gate = max(2, round(1 / self.knobs.rare_rate))
 
-        @search_settings(self.budget)
+        @search_settings(self.budget)  # type: ignore[untyped-decorator]
         @given(st.data())
         def test(data: Any) -> None:
             trial = Trial(DataChooser(data, self.knobs.rare, gate), HypothesisDraw(data))
@@ -84,10 +85,8 @@ class HypothesisStrategy:
             if hit:
                 raise _Hit()
 
-        try:
+        with contextlib.suppress(_Hit):
             test()
-        except _Hit:
-            pass
 
     def next_trial(self) -> Trial | None:
         if self.finished:
