@@ -298,15 +298,15 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
             )
 
     @classmethod
-    def live_test(cls, variant: Variant, profile: ProfileSettings) -> None:
+    def live_test(cls, variant: Variant, profile: ProfileSettings, *, shrink: bool = True) -> None:
         """The live Hypothesis state machine on ``variant``, derandomized: a
         failure raises AssertionError naming the scenario and the choices
-        that replay it."""
+        that replay it (shrunk by Hypothesis unless ``shrink`` is False)."""
         from hypothesis.stateful import run_state_machine_as_test
 
         from racekit.choice.hypothesis_settings import search_settings
 
-        settings = search_settings(profile.max_examples, stateful_step_count=profile.stateful_step_count)
+        settings = search_settings(profile.max_examples, shrink=shrink, stateful_step_count=profile.stateful_step_count)
         run_state_machine_as_test(cls.for_variant(variant.name), settings=settings)
 
     @classmethod

@@ -32,18 +32,20 @@ def _strategies() -> list[str]:
 @click.option("--max-bound", type=click.IntRange(0), default=2, show_default=True,
               help="bounded: iterate 0..this many deviations, then unbounded")
 @click.option("--pct-depth", type=click.IntRange(1), default=3, show_default=True, help="pct: the bug depth d")
+@click.option("--profile", "profile_name", default="ci", type=click.Choice(["smoke", "ci", "deep"]), show_default=True,
+              help="the default search's effort (and the default budget of one strategy)")
 @click.option("--save", "save", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write a failure as a counterexample file (then: racekit replay FILE)")
 @click.option("--json", "as_json", is_flag=True)
 @friendly
 def explore(
     system_name: str, variant: str, strategy: str, budget: int | None, seed: int, bound: int | None,
-    max_bound: int, pct_depth: int, save: Path | None, as_json: bool,
+    max_bound: int, pct_depth: int, profile_name: str, save: Path | None, as_json: bool,
 ) -> None:
     """Explore SYSTEM's VARIANT with one strategy over its seed scenarios
     (hypothesis and random: generated scenarios), minimize what it finds."""
     from racekit import portfolio
-    from racekit.choice import MinimalDraw, Replay, Result
+    from racekit.choice import Replay, Result
     from racekit.profiles import PROFILES
     from racekit.registry import load_machine, load_system
 
@@ -56,38 +58,32 @@ def explore(
     if reason:
         raise RacekitError(f"{system_name}/{variant} cannot run here: {reason}")
     progress = Progress(enabled=None if not as_json else False)
-    command = f"racekit explore {system_name} --variant {variant} --strategy {strategy} --seed {seed}"
+    command = f"racekit explore {system_name} --variant {variant} --strategy {strategy} --seed {seed} --profile {profile_name}"
     if budget:
         command += f" --budget {budget}"
+    profile = PROFILES[profile_name]
     try:
         if strategy == "default":
-            profile = PROFILES["ci"]
             result = portfolio.search(machine, v, profile, progress=progress)
             schedules, first = int(result.stats.get("runs", 0)), None
         else:
-            plan = machine.plan(v, PROFILES["ci"])
-            runs = budget or (PROFILES["ci"].budget if strategy in ("bounded", "dpor", "dfs") else PROFILES["ci"].max_examples)
-            knobs = portfolio.knobs_for(machine, plan, seed=seed, bound=bound, max_bound=max_bound, pct_depth=pct_depth)
-            seeds = machine.seed_scenarios(v)
-            drawn = strategy == "hypothesis" or (strategy == "random" and not seeds)
-            if not drawn and not seeds:
-                seeds = [machine.draw(v, MinimalDraw())]
-            with machine.session(v) as session:
-                rep = portfolio.run_phase(
-                    machine, v, session, strategy, runs, knobs, seeds=None if drawn else seeds, progress=progress,
-                    mode="step",
-                )
-                schedules, first = rep.runs, rep.first_hit
-                if rep.found is None:
-                    result = Result(False, engine=machine.engine, coverage=rep.coverage)
-                else:
+            exhaustive = strategy in ("bounded", "dpor", "dfs")
+            runs = budget or (profile.budget if exhaustive else profile.max_examples)
+            knobs = {"seed": seed, "bound": bound, "max_bound": max_bound, "pct_depth": pct_depth}
+            rep = portfolio.explore(machine, v, strategy, runs, progress=progress, **knobs)
+            schedules, first = rep.runs, rep.first_hit
+            if rep.found is None:
+                result = Result(False, engine=machine.engine, coverage=rep.coverage)
+            else:
+                plan = machine.plan(v, profile)
+                with machine.session(v) as session:
                     scenario, choices, _ = portfolio.minimize(machine, v, session, plan, rep.found)
                     result = session.run(scenario, Replay(choices), detail=True)
                     if not result.failed:  # never drop a failure
                         scenario, choices = rep.found.scenario, rep.found.choices
                         result = session.run(scenario, Replay(choices), detail=True)
-                    result.scenario, result.choices = scenario, list(choices)
-                    result.coverage = rep.coverage
+                result.scenario, result.choices = scenario, list(choices)
+                result.coverage = rep.coverage
     except KeyboardInterrupt:
         progress.done()
         click.echo(f"racekit: interrupted: {progress.summary()}; no counterexample", err=True)
