@@ -153,7 +153,8 @@ def validate(doc: Any, source: str = "<string>") -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise CounterexampleError(f"{source}: a counterexample is a JSON object, found {type(doc).__name__}")
     fmt = doc.get("format")
-    if isinstance(fmt, str) and fmt.startswith("racekit-counterexample/") and fmt != FORMAT:
+    old = fmt.rpartition("/")[2] if isinstance(fmt, str) and fmt.startswith("racekit-counterexample/") else ""
+    if old.isdigit() and int(old) < VERSION:
         system, variant = doc.get("system", "SYSTEM"), doc.get("variant", "VARIANT")
         raise CounterexampleError(
             f"{source}: written in {fmt}, this racekit reads {FORMAT}; write it again with "

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from racekit import Draw, Variant, variant_tests
+from racekit import Draw, Variant, run_scenario, variant_tests
 from racekit.crash import Budget, CrashMachine, Driver, Run, Task, Violation, postgres, without_one
 from specs.inventory import check_inventory
 from systems import inventory
@@ -186,7 +186,7 @@ EXPECTED = {
 
 def race_outcome(name: str) -> tuple[str, str]:
     """(what happened, how the database reacted) for the canonical race on ``name``."""
-    out = Machine.replay(Machine.system.variant(name), RACE, SWITCH_AFTER_READ)
+    out = run_scenario(Machine, name, RACE, SWITCH_AFTER_READ)
     reaction = "; ".join(sorted({r["what"] for r in out.trace if "refused" in r["what"] or "waits" in r["what"]}))
     return ("oversold" if out.failed and out.property == "no-oversell" else "one reservation"), reaction
 
@@ -210,7 +210,7 @@ AFTER_WAIT = {
 
 @pytest.mark.parametrize("name", sorted(AFTER_WAIT))
 def test_pg_writer_waits_for_the_row_lock_then(name: str) -> None:
-    out = Machine.replay(Machine.system.variant(name), RACE, WAIT_RACE)
+    out = run_scenario(Machine, name, RACE, WAIT_RACE)
     whats = [r["what"] for r in out.trace]
     assert "waits for a lock held by another worker (in the database)" in whats
     assert "lock granted: continues" in whats

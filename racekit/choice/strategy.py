@@ -76,6 +76,9 @@ class Strategy(Protocol):
         """The last trial's run raised ``error`` from inside the strategy's own
         chooser (Hypothesis ends a run that way); True: handled, forget the run."""
 
+    def close(self) -> None:
+        """The loop is over (done, budget spent, or interrupted): release what is held."""
+
 
 class UnknownStrategy(RacekitError):
     pass
@@ -162,6 +165,15 @@ def drive(
     Every trial's chooser is wrapped in a :class:`Recorder`, so every result
     carries its choice list and deviations whichever strategy made them.
     """
+    try:
+        return _loop(strategy, run, budget, hit, progress)
+    finally:
+        strategy.close()
+
+
+def _loop(
+    strategy: Strategy, run: Callable[[Trial], Result], budget: int, hit: Callable[[Result], bool], progress: Progress | None
+) -> Report:
     found: Result | None = None
     first: int | None = None
     runs = 0

@@ -88,3 +88,6 @@ class BoundedStrategy:
 
     def abandon(self, error: BaseException) -> bool:
         return False
+
+    def close(self) -> None:
+        self.inner.close()

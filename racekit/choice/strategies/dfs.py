@@ -99,3 +99,6 @@ class DFSStrategy:
 
     def abandon(self, error: BaseException) -> bool:
         return False
+
+    def close(self) -> None:
+        pass

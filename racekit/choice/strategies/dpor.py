@@ -154,3 +154,6 @@ class DPORStrategy:
 
     def abandon(self, error: BaseException) -> bool:
         return False
+
+    def close(self) -> None:
+        pass

@@ -117,6 +117,12 @@ class HypothesisStrategy:
     def coverage(self) -> Coverage:
         return Coverage.sampled(self.runs)
 
+    def close(self) -> None:
+        """Unwind Hypothesis if it still waits for a run (budget spent, Ctrl-C)."""
+        if self.glet is not None and not self.glet.dead:
+            self.finished = True
+            self.glet.throw()
+
     def abandon(self, error: BaseException) -> bool:
         """Hypothesis ends a run from inside a draw (buffer overrun, a frozen
         example): hand the exception back to Hypothesis, where it belongs."""

@@ -73,3 +73,6 @@ class PCTStrategy:
 
     def abandon(self, error: BaseException) -> bool:
         return False
+
+    def close(self) -> None:
+        pass

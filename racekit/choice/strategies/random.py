@@ -58,3 +58,6 @@ class RandomStrategy:
 
     def abandon(self, error: BaseException) -> bool:
         return False
+
+    def close(self) -> None:
+        pass

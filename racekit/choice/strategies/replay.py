@@ -27,3 +27,6 @@ class ReplayStrategy:
 
     def abandon(self, error: BaseException) -> bool:
         return False
+
+    def close(self) -> None:
+        pass
