@@ -1,9 +1,12 @@
 """Iterative bounding: shallow bugs first (CHESS, Musuvathi & Qadeer 2007).
 
 Runs the inner exhaustive strategy (DPOR for threads, prefix DFS for the
-simulator and real processes) with at most 0 deviations on every seed
-scenario, then at most 1, then 2 ... up to ``max_bound``, then without a
-bound.  A deviation is a preemption (threads), a fault or a reordering
+simulator and real processes) with at most 1 deviation on every seed
+scenario, then at most 2 ... up to ``max_bound``, then without a bound.
+Bound 0 is not a level of its own: its schedules lie inside bound 1's and
+the first run of every level is the boring one, and re-running them cost
+more schedules to the first failure than they saved (12 of the 13 classic
+programs in benchmarks/classics.py; docs/scheduler.md).  A deviation is a preemption (threads), a fault or a reordering
 (simulator), a kill or a switch between workers (processes).  A bug
 reachable with one preemption is found after the handful of 1-bounded
 schedules, before any deep tree is walked, and the failure found first has
@@ -28,7 +31,7 @@ class BoundedStrategy:
     def __init__(self, knobs: Knobs) -> None:
         self.knobs = knobs
         self.top = knobs.max_bound if knobs.bound is None else knobs.bound
-        self.level: int | None = 0
+        self.level: int | None = min(1, self.top)  # bound 0 lies inside bound 1 (module doc)
         self.seed = 0
         self.runs = 0
         self.done = False

@@ -127,7 +127,7 @@ class DPORStrategy:
             self.done = True
             return
         if self.por:
-            add_backtrack_points(self.stack, result.events, result.unfinished)
+            add_backtrack_points(self.stack, result.events, result.unfinished, bounded=self.bound is not None)
 
     def _backtrack(self) -> bool:
         """Move to the next unexplored branch; False when the tree is exhausted."""

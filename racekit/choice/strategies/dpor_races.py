@@ -34,7 +34,9 @@ class Node:
 Event = tuple[int, Access | None]
 
 
-def add_backtrack_points(stack: list[Node], steps: Sequence[Any], unfinished: Mapping[Any, Any]) -> None:
+def add_backtrack_points(
+    stack: list[Node], steps: Sequence[Any], unfinished: Mapping[Any, Any], *, bounded: bool = False
+) -> None:
     events: list[Event] = [(st.tid, st.access) for st in steps]
     n_exec = len(events)
     # Threads that never got to run their next step still race with the past.
@@ -42,7 +44,7 @@ def add_backtrack_points(stack: list[Node], steps: Sequence[Any], unfinished: Ma
         if pending is not None:
             events.append((int(tid), pending))
     # Decisions are made only where several threads are enabled.
-    r = _Races(stack, events, [st.enabled for st in steps])
+    r = _Races(stack, events, [st.enabled for st in steps], bounded)
     clocks = r.clocks
     last: dict[int, int] = {}
     for j, (p, acc) in enumerate(events):
@@ -69,7 +71,8 @@ def add_backtrack_points(stack: list[Node], steps: Sequence[Any], unfinished: Ma
 
 
 class _Races:
-    def __init__(self, stack: list[Node], events: list[Event], enabled_at: list[tuple[int, ...]]) -> None:
+    def __init__(self, stack: list[Node], events: list[Event], enabled_at: list[tuple[int, ...]], bounded: bool) -> None:
+        self.bounded = bounded
         self.stack = stack
         self.events = events
         self.enabled_at = enabled_at
@@ -137,5 +140,21 @@ class _Races:
         for q in node.options:
             if q in initials:
                 node.backtrack.add(q)
+                if self.bounded:
+                    self.add_conservative(node, q)
                 return
         node.backtrack.update(node.options)  # no initial enabled: try them all (Flanagan & Godefroid)
+
+    def add_conservative(self, node: Node, q: int) -> None:
+        """Bounded search only: running ``q`` at ``node`` may be a preemption
+        the bound forbids, so also try ``q`` at the latest earlier decision
+        where it is not one (bounded partial-order reduction, Coons, Musuvathi
+        & McKinley, OOPSLA 2013).  Unbounded DPOR never needs it."""
+        if not node.is_preemption(q):
+            return
+        k = self.stack.index(node)
+        for m in range(k - 1, -1, -1):
+            earlier = self.stack[m]
+            if q in earlier.options and not earlier.is_preemption(q):
+                earlier.backtrack.add(q)
+                return
