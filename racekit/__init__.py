@@ -22,28 +22,60 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from racekit.api import every_schedule as every_schedule, load_counterexample as load_counterexample, run_scenario as run_scenario, search as search
-    from racekit.choice import Coverage as Coverage, Draw as Draw, Result as Result
-    from racekit.declarations import System as System, Variant as Variant
-    from racekit.history import History as History, HistoryRecorder as HistoryRecorder, Operation as Operation
+    from racekit.api import every_schedule as every_schedule
+    from racekit.api import load_counterexample as load_counterexample
+    from racekit.api import run_scenario as run_scenario
+    from racekit.api import search as search
+    from racekit.choice import Coverage as Coverage
+    from racekit.choice import Draw as Draw
+    from racekit.choice import Result as Result
+    from racekit.declarations import System as System
+    from racekit.declarations import Variant as Variant
+    from racekit.history import History as History
+    from racekit.history import HistoryRecorder as HistoryRecorder
+    from racekit.history import Operation as Operation
     from racekit.linearizability import check as check_history
-    from racekit.machine import ConcurrentStateMachine as ConcurrentStateMachine, quiescent_invariant as quiescent_invariant
+    from racekit.machine import ConcurrentStateMachine as ConcurrentStateMachine
+    from racekit.machine import quiescent_invariant as quiescent_invariant
     from racekit.models import (
         BlockingQueueSpec as BlockingQueueSpec,
+    )
+    from racekit.models import (
         CasRegisterSpec as CasRegisterSpec,
+    )
+    from racekit.models import (
         CounterSpec as CounterSpec,
+    )
+    from racekit.models import (
         KVSpec as KVSpec,
+    )
+    from racekit.models import (
         MapSpec as MapSpec,
+    )
+    from racekit.models import (
         MultiRegisterSpec as MultiRegisterSpec,
+    )
+    from racekit.models import (
         MutexSpec as MutexSpec,
+    )
+    from racekit.models import (
         QueueSpec as QueueSpec,
+    )
+    from racekit.models import (
         RegisterSpec as RegisterSpec,
+    )
+    from racekit.models import (
         SetSpec as SetSpec,
     )
-    from racekit.profiles import PROFILES as PROFILES, ProfileSettings as ProfileSettings
+    from racekit.profiles import PROFILES as PROFILES
+    from racekit.profiles import ProfileSettings as ProfileSettings
     from racekit.registry import catalogue_root as catalogue_root
-    from racekit.sched.explore import ExploreResult as ExploreResult, explore as explore, replay as replay
-    from racekit.spec import BLOCKED as BLOCKED, Outcomes as Outcomes, Spec as Spec
+    from racekit.sched.explore import ExploreResult as ExploreResult
+    from racekit.sched.explore import explore as explore
+    from racekit.sched.explore import replay as replay
+    from racekit.spec import BLOCKED as BLOCKED
+    from racekit.spec import Outcomes as Outcomes
+    from racekit.spec import Spec as Spec
     from racekit.testing import variant_tests as variant_tests
     from racekit.waits import WaitWatch as WaitWatch
 
@@ -85,7 +117,44 @@ _WHERE = {
 }
 _RENAMED = {"check_history": ("racekit.linearizability", "check")}
 
-__all__ = sorted([*_WHERE, *_RENAMED])
+__all__ = [
+    "BLOCKED",
+    "BlockingQueueSpec",
+    "CasRegisterSpec",
+    "ConcurrentStateMachine",
+    "CounterSpec",
+    "Coverage",
+    "Draw",
+    "ExploreResult",
+    "History",
+    "HistoryRecorder",
+    "KVSpec",
+    "MapSpec",
+    "MultiRegisterSpec",
+    "MutexSpec",
+    "Operation",
+    "Outcomes",
+    "PROFILES",
+    "ProfileSettings",
+    "QueueSpec",
+    "RegisterSpec",
+    "Result",
+    "SetSpec",
+    "Spec",
+    "System",
+    "Variant",
+    "WaitWatch",
+    "catalogue_root",
+    "check_history",
+    "every_schedule",
+    "explore",
+    "load_counterexample",
+    "quiescent_invariant",
+    "replay",
+    "run_scenario",
+    "search",
+    "variant_tests",
+]
 
 
 def __getattr__(name: str) -> Any:

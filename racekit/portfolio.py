@@ -243,7 +243,7 @@ def minimize(
             if rep.found is not None:
                 choices = normalize(rep.found.choices)
                 break
-            if not rep.coverage.extent == "bounded" and not rep.coverage.exhaustive:
+            if rep.coverage.extent != "bounded" and not rep.coverage.exhaustive:
                 break  # the bounded space is too large for the budget: keep what we have
 
     def replayer(candidate: list[int]) -> list[int] | None:

@@ -55,7 +55,25 @@ _WHERE = {
     "survivors": "racekit.crash.procs",
 }
 
-__all__ = sorted(["active", "crashpoint", "pausepoint", "postgres", "report", "stepping", *_WHERE])
+__all__ = [
+    "Budget",
+    "CrashMachine",
+    "Driver",
+    "Run",
+    "Service",
+    "Task",
+    "Violation",
+    "active",
+    "child_env",
+    "crashpoint",
+    "pausepoint",
+    "postgres",
+    "report",
+    "scratch_dir",
+    "stepping",
+    "survivors",
+    "without_one",
+]
 
 
 def __getattr__(name: str) -> Any:

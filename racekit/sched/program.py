@@ -106,6 +106,9 @@ def run_program(program: Program, chooser: Chooser, *, record_where: bool = True
         for i, fn in enumerate(fns):
             ex.spawn(fn, names[i] if names and i < len(names) else None)
         result = ex.run()
+        for t in result.threads:
+            if isinstance(t.error, KeyboardInterrupt):
+                raise KeyboardInterrupt  # Ctrl-C stops the search; it is never a finding
         kind, message = result.kind, result.message
         if result.sleep_blocked:
             pass
