@@ -281,7 +281,8 @@ def frontrun_child(full: bool) -> None:
 
 
 def run_frontrun(full: bool) -> tuple[list[dict[str, Any]], str | None]:
-    exe = shutil.which("frontrun")
+    beside = Path(sys.executable).with_name("frontrun")
+    exe = str(beside) if beside.exists() else shutil.which("frontrun")
     if exe is None:
         return [], "frontrun is not installed (pip install frontrun==0.7.0)"
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -243,19 +243,19 @@ def main() -> None:
     print(f"controlled switch (yield_point){switch:8.2f} us   x{baton / switch:.1f} cheaper than the baton pass")
     print(f"switch from opcode tracing     {traced:8.2f} us   x{baton / traced:.1f} cheaper than the baton pass")
     print(f"opcode tracing slowdown on a pure loop: x{tracing_factor():.1f}")
-    n, secs = w1a(3, 2, "dfs")
+    n, secs = w1a(3, 2, "dpor")
     print(f"W1a 3x2 exhaustive (DPOR): {n} schedules in {secs:.2f} s = {n / secs * 60:,.0f} schedules/min "
           f"(frontrun 0.7: 95,245 executions in 503 s -> x{503 / secs:.0f} faster)")
-    n2, secs2 = w1a(3, 2, "dfs-nopor")
+    n2, secs2 = w1a(3, 2, "dfs")
     print(f"W1a 3x2 exhaustive (plain DFS): {n2} schedules in {secs2:.2f} s = {n2 / secs2 * 60:,.0f} schedules/min")
     print("DPOR vs plain DFS, exhaustive (schedules, seconds):")
-    dpor, _ = w1a(2, 2, "dfs")
-    plain, _ = w1a(2, 2, "dfs-nopor")
+    dpor, _ = w1a(2, 2, "dpor")
+    plain, _ = w1a(2, 2, "dfs")
     print(f"  {'W1a 2x2':<32} DPOR {dpor:>6}  plain {plain:>7}  x{plain / dpor:.1f} fewer")
     print(f"  {'W1a 3x2':<32} DPOR {n:>6}  plain {n2:>7}  x{n2 / n:.1f} fewer")
     for name, (setup, threads, trace) in PROGRAMS.items():
-        d, ds = exhaustive_count(setup, threads, trace, "dfs")
-        p, ps = exhaustive_count(setup, threads, trace, "dfs-nopor")
+        d, ds = exhaustive_count(setup, threads, trace, "dpor")
+        p, ps = exhaustive_count(setup, threads, trace, "dfs")
         print(f"  {name:<32} DPOR {d:>6}  plain {p:>7}  x{p / d:.1f} fewer  ({ds:.2f} s vs {ps:.2f} s)")
 
 
