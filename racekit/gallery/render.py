@@ -22,7 +22,7 @@ import jinja2
 from racekit import store
 from racekit.errors import RacekitError
 from racekit.gallery.svg import layout
-from racekit.show import Timeline, clean, timeline
+from racekit.timeline import Timeline, clean, timeline
 
 __all__ = ["Site", "build", "environment", "render_page"]
 
