@@ -44,8 +44,8 @@ class Phase:
     through the engine's ``draw`` hook); ``mode``: passed to the session
     ("free": real processes at full speed, kills at random instants);
     ``faults``: False draws scenarios without a fault budget (simulator);
-    ``max_bound``: iterative bounding goes 0 .. max_bound deviations, then
-    unbounded unless ``unbounded`` is False.
+    ``max_bound``: iterative bounding goes ``first_bound`` .. max_bound
+    deviations, then unbounded unless ``unbounded`` is False.
     """
 
     strategy: str
@@ -55,6 +55,7 @@ class Phase:
     faults: bool = True
     max_bound: int = 2
     unbounded: bool = True
+    first_bound: int = 1
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ def search(
         for phase in plan.phases:
             if phase.scenarios == "seeds" and not seeds:
                 continue
-            knobs = knobs_for(machine, plan, max_bound=phase.max_bound)
+            knobs = knobs_for(machine, plan, max_bound=phase.max_bound, first_bound=phase.first_bound)
             if not phase.unbounded:
                 knobs = replace(knobs, bound=phase.max_bound)
             rep = run_phase(

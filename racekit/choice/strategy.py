@@ -39,7 +39,7 @@ class Knobs:
     ``pct_depth``: PCT's bug depth d; ``rare``: decision kinds that random
     and Hypothesis choosers keep rare (faults, kills) with ``rare_rate``;
     ``choices``: what ``replay`` replays; ``max_bound``: how far iterative
-    bounding goes before running unbounded; ``shrink_runs``: Hypothesis
+    bounding goes before running unbounded, ``first_bound`` where it starts; ``shrink_runs``: Hypothesis
     runs allowed after its first failure; ``examples``: Hypothesis'
     max_examples; ``inner``: what ``bounded`` bounds; ``unit``: what a
     deviation is called in coverage sentences; ``seeds``: how many seed
@@ -53,6 +53,7 @@ class Knobs:
     rare_rate: float = 1 / 16
     choices: tuple[int, ...] = ()
     max_bound: int = 2
+    first_bound: int = 1
     shrink_runs: int = 40
     examples: int = 100
     inner: str = "dpor"

@@ -116,7 +116,7 @@ class CrashMachine:
     @classmethod
     def plan(cls, variant: Variant, profile: ProfileSettings) -> Plan:
         b = cls.budgets.get(profile.name, cls.budgets["ci"])
-        phases = [Phase("bounded", b.level_runs, "seeds", max_bound=b.levels, unbounded=False)]
+        phases = [Phase("bounded", b.level_runs, "seeds", max_bound=b.levels, unbounded=False, first_bound=0)]
         if b.hypothesis:
             phases.append(Phase("hypothesis", b.hypothesis, "drawn"))
         if b.random_kills:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -548,4 +548,3 @@ def thread_names(threads: list[ThreadState]) -> dict[int, str]:
     return {t.tid: t.name for t in threads}
 
 
-Label = Hashable

@@ -3,10 +3,12 @@
 Runs the inner exhaustive strategy (DPOR for threads, prefix DFS for the
 simulator and real processes) with at most 1 deviation on every seed
 scenario, then at most 2 ... up to ``max_bound``, then without a bound.
-Bound 0 is not a level of its own: its schedules lie inside bound 1's and
-the first run of every level is the boring one, and re-running them cost
-more schedules to the first failure than they saved (12 of the 13 classic
-programs in benchmarks/classics.py; docs/scheduler.md).  A deviation is a preemption (threads), a fault or a reordering
+Bound 0 is not a level of its own: its schedules lie inside bound 1's, and
+a separate level, re-run inside the next, cost more schedules to the first
+failure than it saved on 10 of the 13 classic programs in
+benchmarks/classics.py (docs/scheduler.md).  Real processes start at 0
+(``first_bound``): a run costs a process start, and their systems document
+the bug a kill-free schedule shows first.  A deviation is a preemption (threads), a fault or a reordering
 (simulator), a kill or a switch between workers (processes).  A bug
 reachable with one preemption is found after the handful of 1-bounded
 schedules, before any deep tree is walked, and the failure found first has
@@ -31,7 +33,7 @@ class BoundedStrategy:
     def __init__(self, knobs: Knobs) -> None:
         self.knobs = knobs
         self.top = knobs.max_bound if knobs.bound is None else knobs.bound
-        self.level: int | None = min(1, self.top)  # bound 0 lies inside bound 1 (module doc)
+        self.level: int | None = min(knobs.first_bound, self.top)  # bound 0 lies inside bound 1 (module doc)
         self.seed = 0
         self.runs = 0
         self.done = False
