@@ -33,5 +33,5 @@ def test_racekit_finds_the_bug_no_later_than_frontrun(program: Classic) -> None:
 
 @pytest.mark.parametrize("program", [p for p in PROGRAMS if not p.buggy], ids=lambda p: p.name)
 def test_no_false_alarm_on_the_correct_twin(program: Classic) -> None:
-    r = racekit_explore(program, budget=1_500)
+    r = racekit_explore(program, budget=400)
     assert not r.failed, f"{program.name}: {r.kind}: {r.message}"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = [("counter", "naive"), ("id_generator", "timestamp_only"), ("bounded_queue", "notify_on_empty")]
+CASES = [("counter", "naive"), ("id_generator", "timestamp_only")]
 
 
 def _project(dst: Path) -> Path:

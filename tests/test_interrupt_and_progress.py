@@ -23,18 +23,24 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ctrl_c_stops_explore_with_exit_130_and_no_counterexample(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("racekit")
     out = tmp_path / "cx.json"
-    proc = subprocess.Popen(
-        [str(exe), "explore", "bank_transfer", "--variant", "ordered", "--strategy", "dfs", "--budget", "10000000",
-         "--save", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        time.sleep(4)  # let it get into the search (not a timing assertion)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    err = tmp_path / "stderr"
+    with err.open("w") as err_file:
+        proc = subprocess.Popen(
+            [str(exe), "explore", "bank_transfer", "--variant", "ordered", "--strategy", "dfs", "--budget", "10000000",
+             "--save", str(out)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=err_file, text=True, env={**os.environ, "RACEKIT_PROGRESS": "1"},
+        )
+        try:
+            for _ in range(600):  # wait until the search reports progress (bounded: 60 s)
+                if "schedules" in err.read_text() or proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            stdout, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    stderr = err.read_text()
     assert proc.returncode == 130, (stdout, stderr)
     assert "interrupted" in stderr and "schedules explored" in stderr and "Traceback" not in stderr
     assert "replay" not in stdout and not out.exists()
