@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from racekit.sched.chooser import RandomChooser  # noqa: E402
+from racekit.choice.strategies.random import RandomChooser  # noqa: E402
 from racekit.sim import FaultBudget, Node, World, WorldConfig  # noqa: E402
 from systems.leader_election import CANDIDATES, Candidate, LockService, Resource, Timing  # noqa: E402
 
@@ -34,7 +34,7 @@ def failover(lease: int, seed: int) -> tuple[int, int]:
     horizon = 8 * lease
     config = WorldConfig(nodes=("lock", "res", *CANDIDATES), window=10, horizon=horizon, faults=FaultBudget(crash=1), crash_downtime=(10 * lease,))
     world = World(config, make)
-    chooser = RandomChooser(seed)
+    chooser = RandomChooser(random.Random(seed))
     world.start()
     while world.now < 3 * lease and world.advance(chooser):
         pass

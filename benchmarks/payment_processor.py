@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from racekit.catalogue import catalogue_root  # noqa: E402
+from racekit import catalogue_root  # noqa: E402
 from racekit.crash.procs import Service, child_env, scratch_dir  # noqa: E402
 from specs.payment_processor import charged_twice  # noqa: E402
 from stateful_tests.test_payment_processor import _uds_ready, run_http  # noqa: E402

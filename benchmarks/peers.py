@@ -38,6 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.classics import PROGRAMS, racekit_explore  # noqa: E402
+
 REPLAYS = 20
 
 
@@ -161,7 +163,7 @@ def racekit_exhaustive() -> dict[str, Any]:
         return [(lambda w=w: w(state)) for w in workers]
 
     out: dict[str, Any] = {}
-    for strategy in ("dfs", "dfs-nopor"):
+    for strategy in ("dpor", "dfs"):
         start = time.perf_counter()
         r = racekit.explore(setup, threads, strategy=strategy)
         out[strategy] = {"schedules": r.schedules, "seconds": time.perf_counter() - start, "exhausted": r.exhausted}
@@ -255,6 +257,17 @@ def frontrun_child(full: bool) -> None:
                 row["replay_attempts"] = again.reproduction_attempts
                 row["replay_seconds"] = time.perf_counter() - start
             print(json.dumps(row), flush=True)
+    for program in PROGRAMS:
+        start = time.perf_counter()
+        try:
+            result = frontrun.explore(
+                setup=program.setup, workers=list(program.workers), invariant=program.invariant, strategy="dpor",
+                reproduce_on_failure=0, timeout_per_run=5.0, max_executions=20_000,
+            )
+            print(json.dumps({"classic": program.name, "found": result.property_holds is False,
+                              "schedules": result.num_explored, "seconds": time.perf_counter() - start}), flush=True)
+        except Exception as exc:  # noqa: BLE001 - a peer's failure is a row, not the end of the report
+            print(json.dumps({"classic": program.name, "error": f"{type(exc).__name__}: {exc}"[:120]}), flush=True)
     # exhaustive W1a 3x2: bounded (its default preemption bound 2), unbounded on request
     setup, workers, _, _ = WORKLOADS["W1a 3x2"]
     for bound in ([2, None] if full else [2]):
@@ -268,7 +281,8 @@ def frontrun_child(full: bool) -> None:
 
 
 def run_frontrun(full: bool) -> tuple[list[dict[str, Any]], str | None]:
-    exe = shutil.which("frontrun")
+    beside = Path(sys.executable).with_name("frontrun")
+    exe = str(beside) if beside.exists() else shutil.which("frontrun")
     if exe is None:
         return [], "frontrun is not installed (pip install frontrun==0.7.0)"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -322,18 +336,18 @@ def main() -> None:
         frontrun_child(args.frontrun_full)
         return
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; times are medians of 3; ratios are to racekit dfs")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; times are medians of 3; ratios are to racekit dpor")
     fr_rows, fr_error = run_frontrun(args.frontrun_full)
     if fr_error:
         print(f"frontrun: {fr_error}")
     fr = {(r["workload"], r["strategy"]): r for r in fr_rows if "workload" in r}
 
-    racekit_row("W1a 2x1", "dfs")  # warm-up: imports, opcode tables of this file
+    racekit_row("W1a 2x1", "dpor")  # warm-up: imports, opcode tables of this file
     for name in WORKLOADS:
         print(f"\n{name}")
-        base = racekit_row(name, "dfs")
-        print(report_row("racekit dfs (DPOR)", base, base))
-        for strategy in ("pct", "random", "hypothesis"):
+        base = racekit_row(name, "dpor")
+        print(report_row("racekit dpor", base, base))
+        for strategy in ("bounded", "pct", "random", "hypothesis"):
             print(report_row(f"racekit {strategy}", racekit_row(name, strategy), base))
         for strategy in ("dpor", "random"):
             row = fr.get((name, strategy))
@@ -341,6 +355,25 @@ def main() -> None:
                 print(report_row(f"frontrun {strategy}", row, base))
         stress = stress_row(name, args.trials)
         print(report_row(f"stress x{args.trials}", stress, base))
+
+    print("\nclassic programs (benchmarks/classics.py): schedules to the first failure; twins: schedules, no failure")
+    fr_classic = {r["classic"]: r for r in fr_rows if "classic" in r}
+    print(f"  {'program':<22} {'racekit':>10} {'frontrun dpor':>14}  verdict")
+    for program in PROGRAMS:
+        r = racekit_explore(program, budget=5_000 if program.buggy else 1_500)
+        ours = r.first_failure if r.failed else None
+        mine = f"{ours}" if ours is not None else f"-({r.schedules})"
+        fr_row = fr_classic.get(program.name)
+        if fr_row is None or "error" in fr_row:
+            theirs, verdict = "n/a", (fr_row or {}).get("error", "not run")
+        else:
+            theirs = str(fr_row["schedules"]) if fr_row["found"] else f"-({fr_row['schedules']})"
+            if program.buggy:
+                verdict = "racekit <= frontrun" if ours is not None and (not fr_row["found"] or ours <= fr_row["schedules"]) \
+                    else "racekit needs more"
+            else:
+                verdict = "no false alarm" if not r.failed else f"FALSE ALARM: {r.kind}"
+        print(f"  {program.name:<22} {mine:>10} {theirs:>14}  {verdict}")
 
     print("\nexhaustive W1a 3x2, unbounded")
     ex = racekit_exhaustive()
@@ -352,10 +385,10 @@ def main() -> None:
     for r in fr_ex:
         bound = "unbounded" if r["bound"] is None else f"bound {r['bound']}"
         print(f"  frontrun {bound:<10} {r['schedules']:>6} executions {r['seconds']:6.2f} s"
-              f"  (racekit dfs unbounded x{r['seconds'] / ex['dfs']['seconds']:.1f} faster)")
+              f"  (racekit dpor unbounded x{r['seconds'] / ex['dpor']['seconds']:.1f} faster)")
     if not any(r["bound"] is None for r in fr_ex):
         print(f"  frontrun unbounded (BENCHMARKS.md, not re-run): 95,245 executions / 503 s"
-              f" -> racekit dfs x{503 / ex['dfs']['seconds']:.0f} faster, x{95_245 / ex['dfs']['schedules']:.1f} fewer schedules")
+              f" -> racekit dpor x{503 / ex['dpor']['seconds']:.0f} faster, x{95_245 / ex['dpor']['schedules']:.1f} fewer schedules")
 
 
 if __name__ == "__main__":

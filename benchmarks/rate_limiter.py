@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from racekit.sched.chooser import RandomChooser  # noqa: E402
+from racekit.choice.strategies.random import RandomChooser  # noqa: E402
 from racekit.sim import ClientOp, ClientScript, World, WorldConfig  # noqa: E402
 from specs.rate_limiter import worst_window  # noqa: E402
 from systems.rate_limiter import (  # noqa: E402
@@ -45,7 +45,7 @@ def simulate(node_cls: type, limits: Limits, seed: int = 0) -> float:
         clients.append(ClientScript(f"c{c}", ops, timeout=60))
     config = WorldConfig(nodes=INSTANCES, window=10, horizon=3000, max_steps=200_000)
     world = World(config, lambda nid: node_cls(INSTANCES, limits), clients)
-    world.run(RandomChooser(seed))
+    world.run(RandomChooser(random.Random(seed)))
     most, _ = worst_window([n.t for n in world.notes_of("admit")], WINDOW)
     return most / LIMIT
 

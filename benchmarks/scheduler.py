@@ -15,6 +15,7 @@ controlled switch is racekit's bookkeeping (enabled set, chooser, Step).
 
 from __future__ import annotations
 
+import random
 import sys
 import threading
 import time
@@ -26,7 +27,8 @@ import greenlet  # noqa: E402
 
 import racekit  # noqa: E402
 from racekit import sync  # noqa: E402
-from racekit.sched.chooser import BoringChooser, RandomChooser  # noqa: E402
+from racekit.choice import Boring as BoringChooser  # noqa: E402
+from racekit.choice.strategies.random import RandomChooser  # noqa: E402
 from racekit.sched.runtime import Execution  # noqa: E402
 
 N = 50_000
@@ -37,7 +39,7 @@ def controlled_switch_us() -> float:
         for _ in range(N):
             sync.yield_point()
 
-    ex = Execution(RandomChooser(0), max_steps=10 * N, record_where=False)
+    ex = Execution(RandomChooser(random.Random(0)), max_steps=10 * N, record_where=False)
     ex.spawn(body)
     ex.spawn(body)
     start = time.perf_counter()
@@ -57,7 +59,7 @@ def traced_switch_us() -> float:
         for i in range(N):
             box.value = i
 
-    ex = Execution(RandomChooser(0), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
+    ex = Execution(RandomChooser(random.Random(0)), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
     ex.spawn(body)
     ex.spawn(body)
     start = time.perf_counter()
@@ -241,19 +243,19 @@ def main() -> None:
     print(f"controlled switch (yield_point){switch:8.2f} us   x{baton / switch:.1f} cheaper than the baton pass")
     print(f"switch from opcode tracing     {traced:8.2f} us   x{baton / traced:.1f} cheaper than the baton pass")
     print(f"opcode tracing slowdown on a pure loop: x{tracing_factor():.1f}")
-    n, secs = w1a(3, 2, "dfs")
+    n, secs = w1a(3, 2, "dpor")
     print(f"W1a 3x2 exhaustive (DPOR): {n} schedules in {secs:.2f} s = {n / secs * 60:,.0f} schedules/min "
           f"(frontrun 0.7: 95,245 executions in 503 s -> x{503 / secs:.0f} faster)")
-    n2, secs2 = w1a(3, 2, "dfs-nopor")
+    n2, secs2 = w1a(3, 2, "dfs")
     print(f"W1a 3x2 exhaustive (plain DFS): {n2} schedules in {secs2:.2f} s = {n2 / secs2 * 60:,.0f} schedules/min")
     print("DPOR vs plain DFS, exhaustive (schedules, seconds):")
-    dpor, _ = w1a(2, 2, "dfs")
-    plain, _ = w1a(2, 2, "dfs-nopor")
+    dpor, _ = w1a(2, 2, "dpor")
+    plain, _ = w1a(2, 2, "dfs")
     print(f"  {'W1a 2x2':<32} DPOR {dpor:>6}  plain {plain:>7}  x{plain / dpor:.1f} fewer")
     print(f"  {'W1a 3x2':<32} DPOR {n:>6}  plain {n2:>7}  x{n2 / n:.1f} fewer")
     for name, (setup, threads, trace) in PROGRAMS.items():
-        d, ds = exhaustive_count(setup, threads, trace, "dfs")
-        p, ps = exhaustive_count(setup, threads, trace, "dfs-nopor")
+        d, ds = exhaustive_count(setup, threads, trace, "dpor")
+        p, ps = exhaustive_count(setup, threads, trace, "dfs")
         print(f"  {name:<32} DPOR {d:>6}  plain {p:>7}  x{p / d:.1f} fewer  ({ds:.2f} s vs {ps:.2f} s)")
 
 

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from racekit import store
-from racekit.catalogue import Engine, Outcome, ProfileSettings, System, Variant
+from racekit.choice import Result
+from racekit.declarations import System, Variant
+from racekit.engine import Engine
+from racekit.portfolio import replay, replay_all, search
+from racekit.profiles import ProfileSettings
 
 
 @dataclass
@@ -52,21 +56,19 @@ class VariantReport:
         }
 
 
-def replay_on(machine: type[Engine], variant: Variant, doc: dict[str, Any]) -> Outcome:
+def replay_on(machine: Engine, variant: Variant, doc: dict[str, Any]) -> Result:
     """Replay a saved counterexample on ``variant``.
 
     On the variant it was found on, the exact schedule.  On another variant
-    the code differs, so the same choices mean nothing; engines that can
-    explore every schedule of the scenario do that (``replay_all``).
+    the code differs, so the same choices mean nothing: the engine runs every
+    schedule of the scenario, or replays leniently (see :func:`racekit.search.replay_all`).
     """
-    if doc["variant"] == variant.name or not hasattr(machine, "replay_all"):
-        return machine.replay(variant, doc["scenario"], list(doc["choices"]))
-    replay_all = getattr(machine, "replay_all")  # noqa: B009 - optional part of the protocol
-    result: Outcome = replay_all(variant, doc["scenario"])
-    return result
+    if doc["variant"] == variant.name:
+        return replay(machine, variant, doc["scenario"], list(doc["choices"]))
+    return replay_all(machine, variant, doc["scenario"], list(doc["choices"]))
 
 
-def _length(outcome: Outcome) -> int | None:
+def _length(outcome: Result) -> int | None:
     stats = outcome.stats
     if "operations" in stats:
         return int(stats.get("operations", 0)) + int(stats.get("preemptions", 0)) + int(stats.get("faults", 0))
@@ -74,7 +76,7 @@ def _length(outcome: Outcome) -> int | None:
 
 
 def check_variant(
-    machine: type[Engine],
+    machine: Engine,
     system: System,
     variant: Variant,
     profile: ProfileSettings,
@@ -83,14 +85,13 @@ def check_variant(
 ) -> VariantReport:
     started = time.perf_counter()
     report = VariantReport(system.name, variant.name, variant.expect, "error", None, False)
-    why_not = getattr(machine, "unavailable", None)
-    reason = why_not(variant) if why_not is not None else None
+    reason = machine.unavailable(variant)
     if reason:
         # a variant that needs a server this machine lacks (PostgreSQL, Redis)
         report.outcome, report.met, report.message = "skipped", True, str(reason)
         return report
     try:
-        outcome = machine.search(variant, profile)
+        outcome = search(machine, variant, profile)
     except Exception as exc:  # a crash in the harness or the system is reported, not raised
         report.message = f"{type(exc).__name__}: {exc}"
         report.problems.append(report.message)
@@ -99,7 +100,9 @@ def check_variant(
     report.outcome = "violation" if outcome.failed else "clean"
     report.property = outcome.property
     report.message = outcome.message
-    report.schedules = sum(int(outcome.stats.get(k, 0)) for k in ("examples", "schedules", "runs"))
+    report.schedules = int(outcome.stats.get("runs", 0))
+    if outcome.notes:
+        report.message += " (" + "; ".join(outcome.notes) + ")"
     cx_root = root / "counterexamples"
     if variant.expect == "violation":
         if not outcome.failed:
@@ -130,7 +133,9 @@ def check_variant(
                 elif replayed.trace != saved_doc["trace"]:
                     report.problems.append(f"saved {rel} replays with a different trace (not deterministic?)")
             else:
-                report.problems.append(f"no saved counterexample at {rel} (run with --save)")
+                report.problems.append(
+                    f"no saved counterexample at {rel}: write it with `racekit check {system.name} --variant {variant.name}`"
+                )
     else:
         if outcome.failed:
             report.problems.append(f"expected no violation, found {outcome.property}: {outcome.message}")

@@ -12,6 +12,10 @@ class RacekitError(Exception):
     """Base class of every error racekit raises on purpose."""
 
 
+class UsageError(RacekitError, ValueError):
+    """An API was called with arguments that cannot work (a None thread, a bad knob)."""
+
+
 class InvalidDefinition(RacekitError):
     """A system, spec or state machine is declared in a way that cannot work."""
 

@@ -1,13 +1,21 @@
-"""ConcurrentStateMachine: Hypothesis stateful testing where the interleaving
-is part of the program.
+"""ConcurrentStateMachine: the thread engine, and Hypothesis stateful testing
+where the interleaving is part of the program.
 
-The rules *are* the nondeterministic choices: ``invoke`` starts an operation
-on an idle logical thread, ``step`` runs one busy thread to its next switch
-point.  Hypothesis therefore generates and shrinks operations and schedule
-together; a shrunk failure has few operations and few preemptions.  At
-teardown, in-flight operations finish with the boring policy (current thread
-first), and :class:`~racekit.threads.ThreadHarness` judges the run: deadlock,
-linearizability against the spec, quiescent invariants.
+A thread system declares its operations, a sequential spec and seed
+scenarios; the class is then both
+
+* the **Engine** (:mod:`racekit.engine`) the search drives: a scenario is a
+  list of operation calls per logical thread (``seed_scenarios``, ``draw``,
+  ``shrink``), run under a chooser by :class:`~racekit.sched.scenario.ScenarioHarness`
+  and judged (deadlock, linearizability against the spec, quiescent
+  invariants); and
+* a Hypothesis ``RuleBasedStateMachine`` (``Machine.TestCase``, and the live
+  test of every fixed variant): the rules are the nondeterministic choices -
+  ``invoke`` starts an operation on an idle thread, ``step`` runs a busy
+  thread (or one the system started itself) to its next switch point, and
+  ``all_blocked`` lets an example end when every thread waits.  Teardown
+  finishes the run through the scheduler's own loop
+  (:meth:`~racekit.sched.runtime.Execution.finish`).
 
 To test your own code, subclass and declare::
 
@@ -16,34 +24,34 @@ To test your own code, subclass and declare::
         spec = MySpec()                      # sequential model
         threads = 2
         operations = {"put": (st.integers(0, 9),), "get": ()}
+        seed_scenario = [[("put", (1,))], [("get", ())]]
 
         @quiescent_invariant("size never negative")
         def size_ok(self, obj, history): assert obj.size() >= 0
 
-    TestMachine = Machine.TestCase           # one variant (the first fixed)
     test_variants = variant_tests(Machine)   # every variant vs its expectation
 
-See docs/extending.md for a complete worked example.
+See docs/extending.md for complete worked examples.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
-from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from racekit.catalogue import Outcome, ProfileSettings, System, Variant
-from racekit.errors import InvalidDefinition
-from racekit.sched.chooser import ReplayChooser
-from racekit.sched.explore import Program, fewest_preemptions, minimize_choices, run_program, search
+from racekit.choice import Boring, ByLabel, Chooser, Draw, Recorder, Result
+from racekit.declarations import System, Variant
+from racekit.engine import Phase, Plan
+from racekit.errors import CounterexampleError, InvalidDefinition
+from racekit.profiles import ProfileSettings
+from racekit.sched.program import run_program
 from racekit.sched.runtime import Execution
-from racekit.threads import Call, RunState, Scenario, ThreadHarness, TidChooser, call_text
+from racekit.sched.scenario import Call, RunState, Scenario, ScenarioHarness, call_text
 
 _INVARIANT = "_racekit_quiescent_invariant"
 
@@ -66,28 +74,43 @@ def kind_to_property(kind: str | None) -> str | None:
     return kind
 
 
-class _LastFailure:
-    """Where a failing example leaves its scenario and schedule for ``search``."""
-
-    scenario: Scenario | None = None
-    tids: list[int] = []
-    kind: str | None = None
-
-
 class ConcurrentStateMachine(RuleBasedStateMachine):
-    """Base class: declare ``system``, ``spec``, ``threads``, ``operations``."""
+    """Base class: declare ``system``, ``spec``, ``threads``, ``operations``, seeds."""
 
+    # ---- declarations
     system: ClassVar[System]
     spec: ClassVar[Any]
     threads: ClassVar[int] = 2
     max_ops: ClassVar[int] = 4
     operations: ClassVar[dict[str, tuple[st.SearchStrategy[Any], ...]]] = {}
     blocking: ClassVar[frozenset[str]] = frozenset()
-    explore_scenario: ClassVar[Scenario | None] = None
-    variant_name: ClassVar[str | None] = None
+    seed_scenario: ClassVar[Scenario | None] = None
+    variant_seeds: ClassVar[dict[str, Scenario]] = {}
+    """The smallest scenario that shows a variant's bug, when it differs from
+    ``seed_scenario`` (over capacity needs two producers, a lost wakeup two
+    waiting consumers).  Keys are checked against the variant names."""
     max_steps: ClassVar[int] = 2_000
     check_timeout: ClassVar[float] = 10.0
     final_calls: ClassVar[list[Call]] = []
+    variant_name: ClassVar[str | None] = None
+
+    # ---- engine identity
+    engine: ClassVar[str] = "threads"
+    inner: ClassVar[str] = "dpor"
+    unit: ClassVar[str] = "preemptions"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        system = cls.__dict__.get("system")
+        seeds = cls.__dict__.get("variant_seeds")
+        if system is not None and seeds:
+            names = {v.name for v in system.variants}
+            unknown = sorted(set(seeds) - names)
+            if unknown:
+                raise InvalidDefinition(
+                    f"{cls.__name__}.variant_seeds names {unknown}, which are not variants of "
+                    f"{system.name} ({', '.join(sorted(names))})"
+                )
 
     # -------------------------------------------------------- declarations
     @classmethod
@@ -108,7 +131,16 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
         return name in cls.blocking
 
     @classmethod
-    def invariants(cls) -> dict[str, Callable[[Any, Any], None]]:
+    def subject(cls, obj: Any) -> Any:
+        """What the operations are called on: the variant's object by default.
+
+        Override to put a thin driver around it (think time, a database the
+        reader goes through); opcode tracing still covers the variant's code.
+        """
+        return obj
+
+    @classmethod
+    def quiescent_invariants(cls) -> dict[str, Callable[[Any, Any], None]]:
         found: dict[str, Callable[[Any, Any], None]] = {}
         for _, member in inspect.getmembers(cls, inspect.isfunction):
             name = getattr(member, _INVARIANT, None)
@@ -117,22 +149,81 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
         return found
 
     @classmethod
-    def harness(cls, variant: Variant | None = None) -> ThreadHarness:
+    def harness(cls, variant: Variant | None = None) -> ScenarioHarness:
         v = variant or cls.variant()
         if not cls.operations:
             raise InvalidDefinition(f"{cls.__name__} declares no operations")
-        trace = v.options.get("trace_files")
-        return ThreadHarness(
-            v.factory,
+        factory = v.factory
+        from racekit.sched.scenario import code_files
+
+        return ScenarioHarness(
+            lambda: cls.subject(factory()),
             cls.spec,
             threads=cls.threads,
-            invariants=cls.invariants(),
+            invariants=cls.quiescent_invariants(),
             may_block=cls.may_block,
-            trace_files=frozenset(trace) if trace is not None else None,
+            trace_files=frozenset(v.trace_files) if v.trace_files is not None else code_files(factory),
             max_steps=cls.max_steps,
             check_timeout=cls.check_timeout,
             final_calls=cls.final_calls,
         )
+
+    # ------------------------------------------------------ engine hooks
+    @classmethod
+    def plan(cls, variant: Variant, profile: ProfileSettings) -> Plan:
+        """Shallow bugs first: iterative preemption bounding over DPOR on the
+        seed scenario, then unbounded DPOR, then generated scenarios."""
+        return Plan(
+            phases=[
+                Phase("bounded", profile.budget, "seeds"),
+                Phase("hypothesis", profile.max_examples, "drawn"),
+            ],
+            shrink_runs=max(200, profile.budget // 4),
+            fewest_runs=3000,
+            choice_replays=400,
+            cross="search",
+            cross_runs=5000,
+        )
+
+    @classmethod
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
+        scenario = cls.variant_seeds.get(variant.name, cls.seed_scenario)
+        return [scenario_json(scenario)] if scenario else []
+
+    @classmethod
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
+        """Up to ``max_ops`` operations, each on a drawn thread, with drawn arguments."""
+        ops: list[list[Call]] = [[] for _ in range(cls.threads)]
+        names = sorted(cls.operations)
+        for _ in range(draw.integer(1, cls.max_ops)):
+            name = draw.pick(names)
+            args = tuple(draw.value(s) for s in cls.operations[name])
+            ops[draw.integer(0, cls.threads - 1)].append((name, args))
+        return scenario_json([t for t in ops if t] or [[(names[0], ())]])
+
+    @classmethod
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
+        """Every way to drop one operation (and a thread left empty)."""
+        threads = parse_scenario(scenario)
+        for t in range(len(threads)):
+            for i in range(len(threads[t])):
+                cand = [list(ops) for ops in threads]
+                del cand[t][i]
+                cand = [ops for ops in cand if ops]
+                if cand:
+                    yield scenario_json(cand)
+
+    @classmethod
+    def size(cls, scenario: Any) -> int:
+        return sum(len(t) for t in parse_scenario(scenario))
+
+    @classmethod
+    def unavailable(cls, variant: Variant) -> str | None:
+        return None
+
+    @classmethod
+    def session(cls, variant: Variant) -> AbstractContextManager[ThreadSession]:
+        return nullcontext(ThreadSession(cls.harness(variant)))
 
     # --------------------------------------------------------- live run
     def __init__(self) -> None:
@@ -140,7 +231,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
         self._harness = self.harness()
         self._ops: list[list[Call]] = [[] for _ in range(self.threads)]
         self._state: RunState = self._harness.new_state(self._ops, closed=False)
-        self._ex = Execution(_NoChooser(), max_steps=self.max_steps, trace_files=self._harness.trace_files, record_where=False)
+        self._ex = Execution(Boring(), max_steps=self.max_steps, trace_files=self._harness.trace_files, record_where=False)
         for t in range(self.threads):
             self._ex.spawn(self._harness.body(self._state, t), f"T{t}")
         self._tids: list[int] = []
@@ -149,8 +240,8 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
         self._open = True
 
     def _busy(self) -> list[int]:
-        opts = self._ex.options()
-        return [t for t in opts if t in self._state.inflight]
+        """Threads that can run: inside an operation, or started by the system itself."""
+        return [t for t in self._ex.options() if t in self._state.inflight or t >= self.threads]
 
     def _idle(self) -> list[int]:
         return [t for t in range(self.threads) if t not in self._state.inflight]
@@ -178,6 +269,11 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
     def rest(self) -> None:
         """Nothing left to do: lets Hypothesis end the example here."""
 
+    @precondition(lambda self: not self._busy() and not self._idle())
+    @rule()
+    def all_blocked(self) -> None:
+        """Every thread waits inside an operation: nothing can run or be invoked."""
+
     def _do_step(self, tid: int) -> None:
         self._tids.append(tid)
         self._ex.step(tid)
@@ -185,218 +281,115 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if not self._open:
             return
-        kind: str | None = None
-        message = ""
-        try:
-            # finish in-flight operations with the boring policy
-            while self._ex.failure is None:
-                busy = self._busy()
-                if not busy:
-                    break
-                if len(self._ex.steps) >= self.max_steps:
-                    kind, message = "livelock", self._ex.livelock_message()
-                    break
-                self._do_step(busy[0])
-            if kind is None and self._ex.failure is None and not self._state.inflight and self.final_calls:
-                final = self._ex.spawn(self._harness.final_body(self._state), "final")
-                while not final.done and self._ex.failure is None:
-                    opts = self._ex.options()
-                    if final.tid not in opts:
-                        break
-                    self._do_step(final.tid)
-            if kind is None and self._ex.failure is not None:
-                kind, message = self._ex.failure
-            if kind is None and self._state.inflight:
-                kind, message = "deadlock", self._ex.deadlock()[0]
-        finally:
-            self._ex.end()
-            self._open = False
-        kind, message = self._harness.verdict(self._state, kind, message)
+        self._open = False
+        state = self._state
+        state.closed = True  # idle threads may now leave
+        if self.final_calls:
+            self._ex.spawn(self._harness.final_body(state), "final")
+        self._ex.chooser = _Teardown(state, self.threads)
+        result = self._ex.finish()  # the scheduler's own loop: deadlock, livelock, step bound
+        kind, message = self._harness.verdict(state, result.kind, result.message)
         if kind is not None:
-            _LastFailure.scenario = [list(ops) for ops in self._ops]
-            _LastFailure.tids = list(self._tids)
-            _LastFailure.kind = kind
-            raise AssertionError(f"{kind}: {message}")
-
-    # ------------------------------------------- engine protocol (catalogue)
-    @classmethod
-    def search(cls, variant: Variant, profile: ProfileSettings) -> Outcome:
-        """Look for a failing scenario and schedule; minimize; describe it.
-
-        A portfolio, cheapest first: exhaustive DPOR over the declared
-        ``explore_scenario`` (small, so it settles in milliseconds), then
-        Hypothesis over generated scenarios and schedules.  A failure is then
-        minimized: operations are dropped while bounded search still fails,
-        and the schedule is reduced to the fewest preemptions.
-        """
-        started = time.perf_counter()
-        harness = cls.harness(variant)
-        stats: dict[str, Any] = {}
-        found: tuple[Scenario, list[int], str] | None = None
-        if cls.explore_scenario:
-            res = search(harness.program(cls.explore_scenario), "dfs", budget=profile.budget, minimize=False)
-            stats["schedules"] = res.schedules
-            if res.failed and res.kind:
-                found = ([list(t) for t in cls.explore_scenario], res.choices, res.kind)
-        if found is None:
-            failure, examples = cls._hypothesis(variant, profile)
-            stats["examples"] = examples
-            if failure is not None:
-                scenario, tids, _ = failure
-                first = run_program(harness.program(scenario), TidChooser(tids), record_where=False)
-                if first.kind is not None:
-                    found = (scenario, first.choices, first.kind)
-        if found is None:
-            stats["seconds"] = round(time.perf_counter() - started, 3)
-            return Outcome(False, engine="threads", stats=stats)
-        scenario, choices, kind = _minimize_scenario(harness, *found, budget=profile.budget)
-        outcome = cls._describe(variant, harness, scenario, choices)
-        outcome.stats.update(stats)
-        outcome.stats["seconds"] = round(time.perf_counter() - started, 3)
-        return outcome
-
-    @classmethod
-    def _hypothesis(cls, variant: Variant, profile: ProfileSettings) -> tuple[tuple[Scenario, list[int], str] | None, int]:
-        bound = cls.for_variant(variant.name)
-        _LastFailure.scenario = None
-        examples = 0
-        original_init = bound.__init__
-
-        def counting_init(self: Any) -> None:
-            nonlocal examples
-            examples += 1
-            original_init(self)
-
-        bound.__init__ = counting_init  # type: ignore[method-assign]
-        with contextlib.suppress(AssertionError):  # the failure is read from _LastFailure
-            run_state_machine_as_test(  # type: ignore[no-untyped-call]
-                bound,
-                settings=settings(
-                    max_examples=profile.max_examples,
-                    stateful_step_count=profile.stateful_step_count,
-                    database=None,
-                    derandomize=True,
-                    deadline=None,
-                    verbosity=Verbosity.quiet,
-                    suppress_health_check=list(HealthCheck),
-                    report_multiple_bugs=False,
-                ),
+            scenario = [list(ops) for ops in self._ops]
+            choices = self.choices_of(scenario, self._tids)
+            raise AssertionError(
+                f"{kind}: {message}\nreplay: {type(self).__name__}.replay_run(variant, "
+                f"{scenario_json(scenario)!r}, {choices!r})"
             )
-        if _LastFailure.scenario is None or _LastFailure.kind is None:
-            return None, examples
-        return (_LastFailure.scenario, list(_LastFailure.tids), _LastFailure.kind), examples
 
     @classmethod
-    def replay(cls, variant: Variant, scenario: Any, choices: list[int]) -> Outcome:
-        """Run one scenario under one choice list, exactly (no search)."""
-        scen = _parse_scenario(scenario)
-        return cls._describe(variant, cls.harness(variant), scen, choices)
+    def live_test(cls, variant: Variant, profile: ProfileSettings, *, shrink: bool = True) -> None:
+        """The live Hypothesis state machine on ``variant``, derandomized: a
+        failure raises AssertionError naming the scenario and the choices
+        that replay it (shrunk by Hypothesis unless ``shrink`` is False)."""
+        from hypothesis.stateful import run_state_machine_as_test
+
+        from racekit.choice.hypothesis_settings import search_settings
+
+        settings = search_settings(profile.max_examples, shrink=shrink, stateful_step_count=profile.stateful_step_count)
+        run_state_machine_as_test(cls.for_variant(variant.name), settings=settings)
 
     @classmethod
-    def replay_all(cls, variant: Variant, scenario: Any, budget: int = 5_000) -> Outcome:
-        """Every schedule of ``scenario`` (DPOR, up to ``budget``): how a fixed
-        variant proves a broken sibling's counterexample cannot happen to it."""
-        scen = _parse_scenario(scenario)
-        harness = cls.harness(variant)
-        result = search(harness.program(scen), "dfs", budget=budget, minimize=False)
-        return Outcome(
-            result.failed,
-            result.kind,
-            kind_to_property(result.kind),
-            result.message,
-            engine="threads",
-            scenario=_scenario_json(scen),
-            choices=result.choices,
-            stats={"schedules": result.schedules, "exhaustive": result.exhausted},
-        )
+    def choices_of(cls, scenario: Scenario, tids: Sequence[int]) -> list[int]:
+        """The choice list that replays a live run (threads stepped in ``tids`` order)."""
+        recorder = Recorder(ByLabel(tids))
+        run_program(cls.harness().program(scenario), recorder, record_where=False)
+        return recorder.choices
 
     @classmethod
-    def explore(cls, variant: Variant, strategy: str, budget: int | None, seed: int, preemption_bound: int | None) -> Any:
-        """The fixed ``explore_scenario`` under one explorer (``racekit explore``)."""
-        scen = cls.explore_scenario or [[(sorted(cls.operations)[0], ())] for _ in range(cls.threads)]
-        harness = cls.harness(variant)
-        result = search(harness.program(scen), strategy, budget=budget, seed=seed, preemption_bound=preemption_bound)
-        if result.failed:
-            result.trace = cls._describe(variant, harness, scen, result.choices).trace
-        return result
+    def replay_run(cls, variant: Variant, scenario: Any, choices: list[int]) -> Result:
+        """One scenario under one choice list, in detail."""
+        from racekit.choice import Replay
 
-    @classmethod
-    def _describe(cls, variant: Variant, harness: ThreadHarness, scenario: Scenario, choices: list[int]) -> Outcome:
-        program: Program = harness.program(scenario)
-        run = run_program(program, ReplayChooser(choices), record_where=True)
+        return ThreadSession(cls.harness(variant)).run(scenario, Replay(choices), detail=True)
+
+
+class _Teardown:
+    """Finishing a live run: threads inside an operation (or started by the
+    system) first, current first - the boring policy; idle threads leave last."""
+
+    def __init__(self, state: RunState, threads: int) -> None:
+        self.state = state
+        self.threads = threads
+
+    def choose(self, options: Sequence[Any], kind: str, view: object = None) -> int:
+        for i, t in enumerate(options):
+            if t in self.state.inflight or t >= self.threads:
+                return i
+        return 0
+
+
+class ThreadSession:
+    """Runs of one thread variant: a scenario under a chooser -> a Result."""
+
+    def __init__(self, harness: ScenarioHarness) -> None:
+        self.harness = harness
+
+    def run(self, scenario: Any, chooser: Chooser, *, detail: bool = False, mode: str = "step") -> Result:
+        threads = parse_scenario(scenario)
+        run = run_program(self.harness.program(threads), chooser, record_where=detail)
         state: RunState = run.state
-        lin = harness.last_lin
-        explanation = lin.to_json() if lin is not None and lin.verdict == "violation" else None
-        trace = run.trace()
-        for row in trace:
-            if row["where"] in ("invoke", "return", "final"):
-                row["where"] = ""
-        _annotate(trace, state)
-        return Outcome(
+        result = Result(
             run.failed,
             run.kind,
             kind_to_property(run.kind),
             run.message,
             engine="threads",
-            scenario=_scenario_json(scenario),
-            choices=list(choices),
-            trace=trace,
-            history=state.recorder.history().to_json(),
-            explanation=explanation,
+            scenario=scenario_json(threads),
             stats={
-                "operations": sum(len(t) for t in scenario),
+                "operations": sum(len(t) for t in threads),
                 "preemptions": run.result.preemptions,
                 "steps": len(run.result.steps),
             },
+            steps=len(run.result.steps),
+            pruned=run.result.sleep_blocked,
+            events=run.result.steps,
+            unfinished=run.result.unfinished,
+            state=state,
         )
+        if detail:
+            trace = run.trace()
+            for row in trace:
+                if row["where"] in ("invoke", "return", "final"):
+                    row["where"] = ""
+            _annotate(trace, state)
+            result.trace = trace
+            result.history = state.recorder.history().to_json()
+            lin = state.lin
+            if run.failed and lin is not None and lin.verdict == "violation":
+                result.explanation = lin.to_json()
+        return result
 
 
-class _NoChooser:
-    """The live machine makes its choices itself; nothing may ask this one."""
-
-    def choose(self, options: Any, kind: str) -> int:  # pragma: no cover - defensive
-        return 0
-
-
-def _minimize_scenario(
-    harness: ThreadHarness, scenario: Scenario, choices: list[int], kind: str, budget: int
-) -> tuple[Scenario, list[int], str]:
-    """Drop operations (and empty threads) while DPOR still finds the same kind
-    of failure; then reduce the schedule to the fewest preemptions."""
-    best, best_choices = [list(t) for t in scenario], list(choices)
-    per_try = max(200, budget // 4)
-    improved = True
-    while improved:
-        improved = False
-        for t in range(len(best)):
-            for i in range(len(best[t])):
-                cand = [list(ops) for ops in best]
-                del cand[t][i]
-                cand = [ops for ops in cand if ops]
-                if not cand:
-                    continue
-                res = search(harness.program(cand), "dfs", budget=per_try, minimize=False)
-                if res.failed and res.kind == kind:
-                    best, best_choices = cand, res.choices
-                    improved = True
-                    break
-            if improved:
-                break
-    program = harness.program(best)
-    run = run_program(program, ReplayChooser(best_choices), record_where=False)
-    if run.kind == kind:
-        best_choices = fewest_preemptions(program, run)
-        best_choices = minimize_choices(program, best_choices, kind)
-    return best, best_choices, kind
-
-
-def _scenario_json(scenario: Scenario) -> dict[str, Any]:
+def scenario_json(scenario: Scenario | Any) -> dict[str, Any]:
+    if isinstance(scenario, dict):
+        return scenario
     return {"threads": [[[name, list(args)] for name, args in ops] for ops in scenario]}
 
 
-def _parse_scenario(data: Any) -> Scenario:
-    from racekit.errors import CounterexampleError
-
+def parse_scenario(data: Any) -> Scenario:
+    if isinstance(data, list):
+        return [[(str(name), tuple(args)) for name, args in ops] for ops in data]
     try:
         threads = data["threads"]
         return [[(str(name), tuple(_tuplify(a) for a in args)) for name, args in ops] for ops in threads]
@@ -415,6 +408,8 @@ def _annotate(trace: list[dict[str, Any]], state: RunState) -> None:
     pos = [0] * len(state.ops)
     for row in trace:
         tid = row["thread"]
+        if tid >= len(pos):
+            continue
         if row["what"] == "invoke" and pos[tid] < len(state.ops[tid]):
             row["what"] = f"invoke {call_text(state.ops[tid][pos[tid]])}"
             pos[tid] += 1

@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def racekit_profile(request: pytest.FixtureRequest) -> Any:
-    from racekit.catalogue import profile
+    from racekit.profiles import profile
 
     return profile(request.config.getoption("--racekit-profile"))
 

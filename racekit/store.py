@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from racekit.catalogue import Outcome, System, Variant
+from racekit.choice import Result
+from racekit.declarations import System, Variant
 from racekit.errors import CounterexampleError
 
-FORMAT = "racekit-counterexample/1"
+VERSION = 2
+FORMAT = f"racekit-counterexample/{VERSION}"
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "format": str,
@@ -49,8 +51,8 @@ def path_for(root: Path, system: str, variant: str, prop: str) -> Path:
 def document(
     system: System,
     variant: Variant,
-    outcome: Outcome,
-    replays: Mapping[str, Outcome],
+    outcome: Result,
+    replays: Mapping[str, Result],
     path: str | None = None,
 ) -> dict[str, Any]:
     """The JSON document for a failing outcome of a broken variant."""
@@ -73,6 +75,7 @@ def document(
         "history": outcome.history,
         "explanation": _without_timings(outcome.explanation),
         "stats": stats,
+        "notes": list(outcome.notes),
         "replay": {
             name: {
                 "outcome": "violation" if r.failed else "clean",
@@ -150,6 +153,13 @@ def validate(doc: Any, source: str = "<string>") -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise CounterexampleError(f"{source}: a counterexample is a JSON object, found {type(doc).__name__}")
     fmt = doc.get("format")
+    old = fmt.rpartition("/")[2] if isinstance(fmt, str) and fmt.startswith("racekit-counterexample/") else ""
+    if old.isdigit() and int(old) < VERSION:
+        system, variant = doc.get("system", "SYSTEM"), doc.get("variant", "VARIANT")
+        raise CounterexampleError(
+            f"{source}: written in {fmt}, this racekit reads {FORMAT}; write it again with "
+            f"`racekit check {system} --variant {variant}`"
+        )
     if fmt != FORMAT:
         raise CounterexampleError(f"{source}: unsupported format {fmt!r} (this racekit reads {FORMAT})")
     for key, typ in _REQUIRED.items():

@@ -7,17 +7,21 @@ from typing import Any
 
 import pytest
 
-from racekit.catalogue import Engine, catalogue_root
 from racekit.checking import check_variant
+from racekit.engine import Engine
+from racekit.machine import ConcurrentStateMachine
+from racekit.registry import catalogue_root
 
 
-def variant_tests(machine: type[Engine]) -> Callable[..., None]:
+def variant_tests(machine: Engine) -> Callable[..., None]:
     """A parametrized test: each variant of ``machine.system`` meets its expectation.
 
     Broken variants pass only when the declared violation is found and its
     counterexample reproduces (and is saved with ``--racekit-save``); fixed
     variants pass only when clean and every saved counterexample of their
-    broken siblings replays clean on them.
+    broken siblings replays clean on them; for thread systems a fixed
+    variant also passes the live Hypothesis state machine, derandomized, so
+    a CI failure reproduces locally with the same command.
     """
     system = machine.system
     names = [v.name for v in system.variants]
@@ -34,6 +38,8 @@ def variant_tests(machine: type[Engine]) -> Callable[..., None]:
             if report.counterexample:
                 lines.append(f"replay: racekit replay {report.counterexample}")
             pytest.fail("\n".join(lines), pytrace=False)
+        if variant.expect == "correct" and isinstance(machine, type) and issubclass(machine, ConcurrentStateMachine):
+            machine.live_test(variant, racekit_profile)
 
     test_variant.__name__ = f"test_{system.name}_variant"
     result: Callable[..., None] = test_variant

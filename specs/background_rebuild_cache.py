@@ -31,10 +31,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from racekit import sync
-from racekit.history import History
-from racekit.spec import Outcomes, Spec
-from racekit.waits import WaitWatch
+from racekit import History, Outcomes, Spec, sync, WaitWatch
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
-from racekit.spec import Spec
+from racekit import Spec
 
 
 def apply_transfer(balances: tuple[int, ...], src: int, dst: int, amount: int) -> tuple[tuple[int, ...], bool]:

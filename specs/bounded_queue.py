@@ -27,8 +27,8 @@ from collections import Counter
 from collections.abc import Hashable, Iterable
 from typing import Any, ClassVar
 
-from racekit.history import History
-from racekit.spec import BLOCKED, Outcomes, Spec
+from racekit import BLOCKED, History, Outcomes, Spec
+
 
 SHUT_DOWN = ("error", "ShutDown")
 

@@ -23,8 +23,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from racekit import sync
-from racekit.spec import Outcomes, Spec
+from racekit import Outcomes, Spec, sync
 
 MAX_VERSION = 8
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from racekit.spec import Spec
+from racekit import Spec
 
 
 def after_increment(value: int) -> int:

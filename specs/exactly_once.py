@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
-from racekit.spec import Spec
+from racekit import Spec
 
 
 class ConsumerSpec(Spec):

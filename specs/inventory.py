@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
-from racekit.spec import Spec
+from racekit import Spec
 
 
 class InventorySpec(Spec):

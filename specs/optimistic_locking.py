@@ -11,7 +11,8 @@ same in arithmetic.
 
 from __future__ import annotations
 
-from racekit.models import CasRegisterSpec
+from racekit import CasRegisterSpec
+
 
 __all__ = ["CasRegisterSpec", "lost_update", "register_spec"]
 

@@ -18,7 +18,7 @@ import json
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-from racekit.spec import Spec
+from racekit import Spec
 
 
 class Answer(NamedTuple):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any, ClassVar
 
-from racekit.spec import Spec
+from racekit import Spec
 
 
 def worst_window(times: Iterable[int], window_ms: int) -> tuple[int, int]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from racekit.spec import Spec
+from racekit import Spec
+
 
 Pairs = frozenset[tuple[str, int]]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from racekit.history import Operation
+from racekit import Operation
 
 
 def lost_write(ops: Sequence[Operation], holder: Callable[[str], str | None]) -> str | None:

@@ -23,9 +23,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable
 from typing import Any, ClassVar
 
-from racekit import sync
-from racekit.history import History
-from racekit.spec import Outcomes, Spec
+from racekit import History, Outcomes, Spec, sync
 
 REJECTED = ("error", "Rejected")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-from racekit.spec import Spec
+from racekit import Spec
 
 
 class Write(NamedTuple):

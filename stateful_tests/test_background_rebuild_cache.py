@@ -6,7 +6,7 @@ loads run inside a "load" region.  "Readers never wait on a load" is checked
 on the schedule itself by ``racekit.waits.WaitWatch``: at every step, no
 thread inside a read may be blocked on something held (directly or through
 lock owners) by a thread inside a load, nor run a load itself.  Refreshers
-are threads the cache starts; ``SystemThreads`` lets the live machine run them.
+are threads the cache starts; the live machine runs them like operations.
 """
 
 from __future__ import annotations
@@ -15,11 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from racekit.catalogue import Variant
-from racekit.machine import ConcurrentStateMachine, quiescent_invariant
-from racekit.machine_ext import CanAllBlock, PerVariantScenarios, SystemThreads, TeardownSafe
-from racekit.testing import variant_tests
-from racekit.threads import ThreadHarness
+from racekit import ConcurrentStateMachine, every_schedule, quiescent_invariant, run_scenario, variant_tests
 from specs.background_rebuild_cache import (
     App,
     EventuallyConsistentCacheSpec,
@@ -43,15 +39,15 @@ def pause(seconds: float) -> tuple[str, tuple[Any, ...]]:
     return ("pause", (seconds,))
 
 
-class Machine(SystemThreads, CanAllBlock, TeardownSafe, PerVariantScenarios, ConcurrentStateMachine):
+class Machine(ConcurrentStateMachine):
     system = background_rebuild_cache.SYSTEM
     spec = EventuallyConsistentCacheSpec(("a", "b"))
     threads = 3
     max_ops = 6
     operations = {"get": (KEY,), "update": (KEY,), "pause": (st.sampled_from([0.1, 0.2]),)}
     # Two quick updates (loads take 0.3 s, then 0.1 s), a reader during and after.
-    explore_scenario = [[update("a"), update("a")], [get("a"), pause(0.2), get("a"), pause(0.2), get("a")]]
-    explore_scenarios = {
+    seed_scenario = [[update("a"), update("a")], [get("a"), pause(0.2), get("a"), pause(0.2), get("a")]]
+    variant_seeds = {
         "blocking_refresh": [[update("a")], [get("a")], [get("a")]],
         "herd": [[update("a")], [get("a")], [get("a")]],
         # The second update comes 0.05 s after the first, once the first
@@ -60,11 +56,8 @@ class Machine(SystemThreads, CanAllBlock, TeardownSafe, PerVariantScenarios, Con
     }
 
     @classmethod
-    def harness(cls, variant: Variant | None = None) -> ThreadHarness:
-        h = super().harness(variant)
-        build = h.factory
-        h.factory = lambda: App(build())
-        return h
+    def subject(cls, obj: Any) -> Any:
+        return App(obj)
 
     @quiescent_invariant("readers never wait on a load")
     def readers_never_wait(self, obj: Any, history: Any) -> None:
@@ -84,18 +77,13 @@ class Machine(SystemThreads, CanAllBlock, TeardownSafe, PerVariantScenarios, Con
             raise AssertionError(problem)
 
 
-TestBackgroundRebuildCacheMachine = Machine.TestCase
 test_background_rebuild_cache = variant_tests(Machine)
 
 
 def test_watch_sees_blocked_readers_not_only_the_loading_one() -> None:
     """The blocking variant's second reader is reported as blocked on the lock
     held across the load - the check is on the schedule, not on results."""
-    from racekit.sched.chooser import ReplayChooser
-    from racekit.sched.explore import run_program
-
-    harness = Machine.harness(background_rebuild_cache.SYSTEM.variant("blocking_refresh"))
-    run = run_program(harness.program([[update("a"), get("a")], [get("a")]]), ReplayChooser([]))
+    run = run_scenario(Machine, "blocking_refresh", [[update("a"), get("a")], [get("a")]])
     found = run.state.obj.db.watch.found
     assert any("runs load('a') itself" in f for f in found), found
     assert any("is blocked on Lock#" in f and "inside load('a')" in f for f in found), found
@@ -104,13 +92,10 @@ def test_watch_sees_blocked_readers_not_only_the_loading_one() -> None:
 def test_rcu_readers_never_wait_exhaustively() -> None:
     """Every schedule (DPOR) of two updates racing a reader: RCU readers never wait,
     one load per version, versions only move forward."""
-    from racekit.sched.explore import search
-
-    harness = Machine.harness(background_rebuild_cache.SYSTEM.variant("rcu"))
     for scenario in (
         [[update("a"), update("a")], [get("a"), pause(0.2), get("a")]],
         [[update("a"), update("b")], [get("a"), get("b")]],
     ):
-        result = search(harness.program(scenario), "dfs", budget=5_000)
+        result = every_schedule(Machine, "rcu", scenario, runs=5_000)
         assert not result.failed, (result.kind, result.message)
-        assert result.exhausted, result.schedules
+        assert result.coverage is not None and result.coverage.exhaustive, result.stats

@@ -14,26 +14,21 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from racekit import store
-from racekit.catalogue import catalogue_root
-from racekit.machine import ConcurrentStateMachine, quiescent_invariant
-from racekit.machine_ext import CanAllBlock, PerVariantScenarios, TeardownSafe
-from racekit.sched.explore import search
-from racekit.testing import variant_tests
+from racekit import ConcurrentStateMachine, every_schedule, load_counterexample, quiescent_invariant, variant_tests
 from specs.bank_transfer import BankSpec, no_negative, total_conserved
 from systems import bank_transfer
 
 ACCOUNT = st.integers(0, 2)
 
 
-class Machine(CanAllBlock, TeardownSafe, PerVariantScenarios, ConcurrentStateMachine):
+class Machine(ConcurrentStateMachine):
     system = bank_transfer.SYSTEM
     spec = BankSpec(accounts=3, balance=5)
     threads = 3
     max_ops = 4
     operations = {"transfer": (ACCOUNT, ACCOUNT, st.integers(1, 6)), "balance": (ACCOUNT,)}
-    explore_scenario = [[("transfer", (0, 1, 3))], [("transfer", (1, 2, 4))], [("transfer", (2, 0, 5))]]
-    explore_scenarios = {
+    seed_scenario = [[("transfer", (0, 1, 3))], [("transfer", (1, 2, 4))], [("transfer", (2, 0, 5))]]
+    variant_seeds = {
         "unsynchronized": [[("transfer", (0, 1, 2))], [("transfer", (1, 0, 3))]],
         "lock_from_then_to": [[("transfer", (0, 1, 1))], [("transfer", (1, 0, 1))]],
         "trylock_spin": [[("transfer", (0, 1, 1))], [("transfer", (1, 0, 1))]],
@@ -51,7 +46,6 @@ class Machine(CanAllBlock, TeardownSafe, PerVariantScenarios, ConcurrentStateMac
             raise AssertionError(f"balances {obj.balances()}")
 
 
-TestBankTransferMachine = Machine.TestCase
 test_bank_transfer = variant_tests(Machine)
 
 CYCLE_2 = [[("transfer", (0, 1, 3))], [("transfer", (1, 0, 4))]]
@@ -63,14 +57,13 @@ def test_ordered_locking_clean_under_exhaustive_dfs() -> None:
     harness = Machine.harness(bank_transfer.SYSTEM.variant("ordered"))
     assert harness.trace_files, "opcode tracing must be on: every balance access is a switch point"
     for scenario in (CYCLE_2, CYCLE_3, CONTENDED_3):
-        result = search(harness.program(scenario), "dfs")
-        assert result.exhausted, f"DFS did not finish {scenario}"
+        result = every_schedule(Machine, "ordered", scenario, runs=10**6)
+        assert result.coverage is not None and result.coverage.exhaustive, f"DPOR did not finish {scenario}"
         assert not result.failed, f"{scenario}: {result.kind}: {result.message}"
 
 
 def test_deadlock_report_names_the_wait_for_cycle() -> None:
-    path = store.path_for(catalogue_root() / "counterexamples", "bank_transfer", "lock_from_then_to", "deadlock")
-    doc = store.load(path)
+    doc = load_counterexample("bank_transfer", "lock_from_then_to", "deadlock")
     edges = re.findall(r"(T\d) holds (\S+#\d+) and wants (\S+#\d+) at (systems/bank_transfer\.py:\d+)", doc["message"])
     assert len(edges) == 2, doc["message"]
     (t1, held1, want1, _), (t2, held2, want2, _) = edges
@@ -80,7 +73,7 @@ def test_deadlock_report_names_the_wait_for_cycle() -> None:
 class _RoundRobin:
     """A fair scheduler: always switch to the next enabled thread after the current one."""
 
-    def choose(self, options: Any, kind: str) -> int:
+    def choose(self, options: Any, kind: str, view: Any = None) -> int:
         ordered = sorted(options)
         current = options[0]  # option 0 is the thread that ran last
         later = [t for t in ordered if t > current]
@@ -91,11 +84,9 @@ def test_trylock_spin_livelocks_under_a_fair_schedule() -> None:
     """The saved counterexample starves one thread (fewest preemptions); this
     is the textbook livelock: both threads run every other step, both take
     their first lock, both fail the try-lock, both back off, forever."""
-    from racekit.sched.explore import run_program
-
     for name, expect in (("trylock_spin", "livelock"), ("ordered", None)):
-        harness = Machine.harness(bank_transfer.SYSTEM.variant(name))
-        run = run_program(harness.program(CYCLE_2), _RoundRobin(), record_where=False)
+        with Machine.session(bank_transfer.SYSTEM.variant(name)) as session:
+            run = session.run(CYCLE_2, _RoundRobin())
         assert run.kind == expect, (name, run.kind, run.message)
         if expect:
-            assert run.result.preemptions > 100  # a switch at nearly every step: fair
+            assert run.stats["preemptions"] > 100  # a switch at nearly every step: fair

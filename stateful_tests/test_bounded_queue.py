@@ -12,14 +12,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from racekit.machine import ConcurrentStateMachine, quiescent_invariant
-from racekit.machine_ext import CanAllBlock, PerVariantScenarios, TeardownSafe
-from racekit.testing import variant_tests
+from racekit import ConcurrentStateMachine, quiescent_invariant, variant_tests
 from specs.bounded_queue import BlockingQueueSpec, lost_or_duplicated, over_capacity
 from systems import bounded_queue
 
 
-class Machine(CanAllBlock, TeardownSafe, PerVariantScenarios, ConcurrentStateMachine):
+class Machine(ConcurrentStateMachine):
     system = bounded_queue.SYSTEM
     spec = BlockingQueueSpec()
     threads = 3
@@ -28,8 +26,8 @@ class Machine(CanAllBlock, TeardownSafe, PerVariantScenarios, ConcurrentStateMac
     # The smallest scenario that shows each bug, explored exhaustively first.
     # Consumers come first: the first schedule DFS tries runs T0 first, so
     # "consumers wait, then the producer runs" needs no preemption at all.
-    explore_scenario = [[("take", ())], [("put", (1,)), ("shutdown", ())], [("put", (2,)), ("take", ())]]
-    explore_scenarios = {
+    seed_scenario = [[("take", ())], [("put", (1,)), ("shutdown", ())], [("put", (2,)), ("take", ())]]
+    variant_seeds = {
         "check_then_put": [[("put", (1,)), ("put", (2,))], [("put", (3,))]],
         "notify_on_empty": [[("take", ())], [("take", ())], [("put", (1,)), ("put", (2,))]],
         "if_not_while": [[("take", ())], [("put", (1,))], [("take", ())]],
@@ -60,5 +58,4 @@ class Machine(CanAllBlock, TeardownSafe, PerVariantScenarios, ConcurrentStateMac
             raise AssertionError(problem)
 
 
-TestBoundedQueueMachine = Machine.TestCase
 test_bounded_queue = variant_tests(Machine)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from racekit.machine import ConcurrentStateMachine
-from racekit.testing import variant_tests
+from racekit import ConcurrentStateMachine, variant_tests
 from specs.counter import CounterSpec
 from systems import counter
 
@@ -15,8 +14,7 @@ class Machine(ConcurrentStateMachine):
     max_ops = 5
     operations = {"increment": (), "get": ()}
     final_calls = [("get", ())]  # exact total at quiescence, checked by the spec
-    explore_scenario = [[("increment", ())], [("increment", ())]]
+    seed_scenario = [[("increment", ())], [("increment", ())]]
 
 
-TestCounterMachine = Machine.TestCase
 test_counter = variant_tests(Machine)

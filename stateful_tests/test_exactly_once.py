@@ -15,10 +15,8 @@ from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
-from racekit.catalogue import Variant
-from racekit.crash.machine import CrashMachine, choice, ints
-from racekit.crash.run import Driver, Run, Task, Violation
-from racekit.testing import variant_tests
+from racekit import Draw, run_scenario, Variant, variant_tests
+from racekit.crash import CrashMachine, Driver, Run, Task, Violation
 from specs.exactly_once import check_effects
 from systems import exactly_once
 
@@ -81,7 +79,7 @@ class Machine(CrashMachine):
         return ConsumerDriver(variant.name, scenario["messages"], scenario.get("redeliver", []))
 
     @classmethod
-    def ladder(cls, variant: Variant) -> list[Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         # crashes only: a broker duplicate (redeliver) needs no crash, see Hypothesis and the test below
         return [
             {"messages": [["alice", 10]], "redeliver": []},
@@ -89,14 +87,14 @@ class Machine(CrashMachine):
         ]
 
     @classmethod
-    def draw_scenario(cls, draw: Any) -> Any:
-        n = draw(ints(1, 3))
-        msgs = [[draw(choice(["alice", "bob"])), draw(ints(1, 9))] for _ in range(n)]
-        redeliver = [i for i in range(1, n + 1) if draw(ints(0, 3)) == 0]
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
+        n = draw.integer(1, 3)
+        msgs = [[draw.pick(["alice", "bob"]), draw.integer(1, 9)] for _ in range(n)]
+        redeliver = [i for i in range(1, n + 1) if draw.integer(0, 3) == 0]
         return {"messages": msgs, "redeliver": redeliver}
 
     @classmethod
-    def smaller(cls, scenario: Any) -> Iterator[Any]:
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
         msgs, red = scenario["messages"], scenario.get("redeliver", [])
         for r in red:
             yield {"messages": msgs, "redeliver": [x for x in red if x != r]}
@@ -108,7 +106,7 @@ class Machine(CrashMachine):
                 }
 
     @classmethod
-    def requests(cls, scenario: Any) -> int:
+    def size(cls, scenario: Any) -> int:
         return len(scenario["messages"])
 
 
@@ -118,10 +116,10 @@ test_exactly_once = variant_tests(Machine)
 def test_broker_duplicate_without_a_crash() -> None:
     """A duplicate from the broker alone (no kill): only the inbox absorbs it."""
     scenario = {"messages": [["alice", 10], ["bob", 5]], "redeliver": [1]}
-    fixed = Machine.replay(Machine.system.variant("inbox"), scenario, [])
+    fixed = run_scenario(Machine, "inbox", scenario)
     assert not fixed.failed, fixed.message
-    broken = Machine.replay(Machine.system.variant("process_then_ack"), scenario, [])
+    broken = run_scenario(Machine, "process_then_ack", scenario)
     assert broken.failed and broken.property == "no-duplicate-effect"
     assert broken.stats["kills"] == 0
-    lossy = Machine.replay(Machine.system.variant("ack_then_process"), scenario, [])
+    lossy = run_scenario(Machine, "ack_then_process", scenario)
     assert lossy.failed and lossy.property == "no-duplicate-effect"  # no dedup either

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, ClassVar
 
-from racekit.catalogue import PROFILES, Outcome, System, Variant
+from racekit import PROFILES, Result, run_scenario, search, System, Variant, variant_tests
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -24,7 +24,6 @@ from racekit.sim import (
     WorldConfig,
     make_scenario_json,
 )
-from racekit.testing import variant_tests
 from specs.id_generator import first_duplicate, first_regression
 from systems import id_generator
 from systems.id_generator import IdNode
@@ -38,19 +37,18 @@ def issued(world: World) -> list[tuple[str, int]]:
 
 class Machine(SimMachine):
     system: ClassVar[System] = id_generator.SYSTEM
-    explorers: ClassVar[tuple[str, ...]] = ("hypothesis", "random", "exhaustive")
 
     @classmethod
-    def exhaustive_scenario(cls, variant: Variant) -> dict[str, Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         """One client, two ids from n1, one possible backward step of n1's clock."""
         ops = (ClientOp("n1", "next_id"), ClientOp("n1", "next_id", at=5))
         config = WorldConfig(
             nodes=NODES, horizon=50, faults=FaultBudget(skew=1), skewable=("n1",), skew_jumps=(-30,), offsets=(("n1", 10_000),)
         )
-        return make_scenario_json(config, [ClientScript("c0", ops, timeout=20)])
+        return [make_scenario_json(config, [ClientScript("c0", ops, timeout=20)])]
 
     @classmethod
-    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+    def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
         clients = []
         for c in range(draw.integer(2, 3)):
             ops = [ClientOp(draw.pick(NODES), "next_id", at=draw.integer(0, 40)) for _ in range(draw.integer(2, 6))]
@@ -86,8 +84,8 @@ SYSTEM = id_generator.SYSTEM
 
 
 @cache
-def found(variant_name: str) -> Outcome:
-    return Machine.search(SYSTEM.variant(variant_name), CI)
+def found(variant_name: str) -> Result:
+    return search(Machine, variant_name, CI)
 
 
 def test_timestamp_only_issues_duplicate_ids() -> None:
@@ -109,7 +107,7 @@ def test_snowflake_unguarded_goes_backwards_after_clock_step() -> None:
 
 def test_replay_reproduces_the_counterexample() -> None:
     outcome = found("snowflake_unguarded")
-    again = Machine.replay(SYSTEM.variant("snowflake_unguarded"), outcome.scenario, outcome.choices)
+    again = run_scenario(Machine, "snowflake_unguarded", outcome.scenario, outcome.choices)
     assert (again.failed, again.message, again.trace) == (True, outcome.message, outcome.trace)
 
 

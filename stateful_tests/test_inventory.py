@@ -21,11 +21,8 @@ from typing import Any
 
 import pytest
 
-from racekit.catalogue import Variant
-from racekit.crash import postgres
-from racekit.crash.machine import Budget, CrashMachine, choice, ints, without_one
-from racekit.crash.run import Driver, Run, Task, Violation
-from racekit.testing import variant_tests
+from racekit import Draw, Variant, run_scenario, variant_tests
+from racekit.crash import Budget, CrashMachine, Driver, Run, Task, Violation, postgres, without_one
 from specs.inventory import check_inventory
 from systems import inventory
 
@@ -129,25 +126,25 @@ class Machine(CrashMachine):
         return InventoryDriver(variant.name, scenario["stock"], scenario["clients"])
 
     @classmethod
-    def ladder(cls, variant: Variant) -> list[Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         return [
             {"stock": {"x": 1}, "clients": [[["x", 1]], [["x", 1]]]},
             {"stock": {"x": 2}, "clients": [[["x", 1]], [["x", 1]], [["x", 1]]]},
         ]
 
     @classmethod
-    def draw_scenario(cls, draw: Any) -> Any:
-        clients = [[[draw(choice(["x", "y"])), draw(ints(1, 2))] for _ in range(draw(ints(1, 2)))]
-                   for _ in range(draw(ints(2, 3)))]
-        return {"stock": {"x": draw(ints(1, 3)), "y": 1}, "clients": clients}
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
+        clients = [[[draw.pick(["x", "y"]), draw.integer(1, 2)] for _ in range(draw.integer(1, 2))]
+                   for _ in range(draw.integer(2, 3))]
+        return {"stock": {"x": draw.integer(1, 3), "y": 1}, "clients": clients}
 
     @classmethod
-    def smaller(cls, scenario: Any) -> Iterator[Any]:
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
         for clients in without_one(scenario["clients"], keep=2):
             yield {"stock": scenario["stock"], "clients": clients}
 
     @classmethod
-    def requests(cls, scenario: Any) -> int:
+    def size(cls, scenario: Any) -> int:
         return sum(len(c) for c in scenario["clients"])
 
 
@@ -189,7 +186,7 @@ EXPECTED = {
 
 def race_outcome(name: str) -> tuple[str, str]:
     """(what happened, how the database reacted) for the canonical race on ``name``."""
-    out = Machine.replay(Machine.system.variant(name), RACE, SWITCH_AFTER_READ)
+    out = run_scenario(Machine, name, RACE, SWITCH_AFTER_READ)
     reaction = "; ".join(sorted({r["what"] for r in out.trace if "refused" in r["what"] or "waits" in r["what"]}))
     return ("oversold" if out.failed and out.property == "no-oversell" else "one reservation"), reaction
 
@@ -213,7 +210,7 @@ AFTER_WAIT = {
 
 @pytest.mark.parametrize("name", sorted(AFTER_WAIT))
 def test_pg_writer_waits_for_the_row_lock_then(name: str) -> None:
-    out = Machine.replay(Machine.system.variant(name), RACE, WAIT_RACE)
+    out = run_scenario(Machine, name, RACE, WAIT_RACE)
     whats = [r["what"] for r in out.trace]
     assert "waits for a lock held by another worker (in the database)" in whats
     assert "lock granted: continues" in whats

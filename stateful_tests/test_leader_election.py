@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, ClassVar
 
-from racekit.catalogue import PROFILES, Outcome, System, Variant
+from racekit import PROFILES, Result, search, System, Variant, variant_tests
 from racekit.sim import (
     Draw,
     FaultBudget,
@@ -19,7 +19,6 @@ from racekit.sim import (
     WorldConfig,
     make_scenario_json,
 )
-from racekit.testing import variant_tests
 from specs.leader_election import duplicate_period, stale_write, two_leaders
 from systems import leader_election
 from systems.leader_election import CANDIDATES, Candidate, LockService, Timing
@@ -60,7 +59,7 @@ class Machine(SimMachine):
     system: ClassVar[System] = leader_election.SYSTEM
 
     @classmethod
-    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+    def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
         offsets = tuple((n, 100_000 + draw.integer(-300, 300)) for n in CANDIDATES)
         config = WorldConfig(
             nodes=("lock", "res", *CANDIDATES),
@@ -108,8 +107,8 @@ SYSTEM = leader_election.SYSTEM
 
 
 @cache
-def found(variant_name: str) -> Outcome:
-    return Machine.search(SYSTEM.variant(variant_name), CI)
+def found(variant_name: str) -> Result:
+    return search(Machine, variant_name, CI)
 
 
 def test_unfenced_accepts_a_paused_leaders_stale_write() -> None:

@@ -16,11 +16,8 @@ from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
-from racekit import linearizability
-from racekit.catalogue import Variant
-from racekit.crash.machine import Budget, CrashMachine, ints, without_one
-from racekit.crash.run import Driver, Run, Task, Violation
-from racekit.testing import variant_tests
+from racekit import check_history, Draw, Variant, variant_tests
+from racekit.crash import Budget, CrashMachine, Driver, Run, Task, Violation, without_one
 from specs.optimistic_locking import lost_update, register_spec
 from systems import optimistic_locking
 
@@ -67,7 +64,7 @@ class RegisterDriver(Driver):
         op = run.invoke("check", "read")
         run.ok(op, "check", final)
         history = run.recorder.history()
-        lin = linearizability.check(history, register_spec(0), timeout=10)
+        lin = check_history(history, register_spec(0), timeout=10)
         lost = lost_update(0, final, self.applied)
         if lin.verdict == "violation":
             explanation = {k: v for k, v in lin.to_json().items() if k != "seconds"}
@@ -93,26 +90,26 @@ class Machine(CrashMachine):
         return RegisterDriver(variant.name, scenario["clients"])
 
     @classmethod
-    def ladder(cls, variant: Variant) -> list[Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         return [
             {"clients": [[["add", 1]], [["add", 1]]]},
             {"clients": [[["add", 1]], [["add", 2]], [["add", 3]]]},
         ]
 
     @classmethod
-    def draw_scenario(cls, draw: Any) -> Any:
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
         clients = []
-        for _ in range(draw(ints(2, 3))):
-            clients.append([["add", draw(ints(1, 3))] if draw(ints(0, 3)) else ["read"] for _ in range(draw(ints(1, 2)))])
+        for _ in range(draw.integer(2, 3)):
+            clients.append([["add", draw.integer(1, 3)] if draw.integer(0, 3) else ["read"] for _ in range(draw.integer(1, 2))])
         return {"clients": clients}
 
     @classmethod
-    def smaller(cls, scenario: Any) -> Iterator[Any]:
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
         for clients in without_one(scenario["clients"], keep=2):
             yield {"clients": clients}
 
     @classmethod
-    def requests(cls, scenario: Any) -> int:
+    def size(cls, scenario: Any) -> int:
         return sum(len(c) for c in scenario["clients"])
 
 

@@ -32,11 +32,8 @@ from typing import Any
 
 import pytest
 
-from racekit.catalogue import Variant, catalogue_root
-from racekit.crash.machine import CrashMachine, choice, ints
-from racekit.crash.procs import Service, child_env, scratch_dir, survivors
-from racekit.crash.run import Driver, Run, Task, Violation
-from racekit.testing import variant_tests
+from racekit import catalogue_root, Draw, Variant, variant_tests
+from racekit.crash import CrashMachine, Driver, Run, Service, Task, Violation, child_env, scratch_dir, survivors
 from specs.payment_processor import Answer, check_payments
 from systems import payment_processor
 
@@ -142,7 +139,7 @@ class Machine(CrashMachine):
         return PaymentDriver(variant.name, scenario["requests"])
 
     @classmethod
-    def ladder(cls, variant: Variant) -> list[Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         return [
             {"requests": [["c0", "k1", 100]]},
             {"requests": [["c0", "k1", 100], ["c0", "k1", 100]]},
@@ -150,19 +147,19 @@ class Machine(CrashMachine):
         ]
 
     @classmethod
-    def draw_scenario(cls, draw: Any) -> Any:
-        n = draw(ints(1, 3))
-        return {"requests": [[draw(choice(["c0", "c1"])), draw(choice(["k1", "k2"])), 100] for _ in range(n)]}
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
+        n = draw.integer(1, 3)
+        return {"requests": [[draw.pick(["c0", "c1"]), draw.pick(["k1", "k2"]), 100] for _ in range(n)]}
 
     @classmethod
-    def smaller(cls, scenario: Any) -> Iterator[Any]:
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
         reqs = scenario["requests"]
         for i in range(len(reqs)):
             if len(reqs) > 1:
                 yield {"requests": reqs[:i] + reqs[i + 1 :]}
 
     @classmethod
-    def requests(cls, scenario: Any) -> int:
+    def size(cls, scenario: Any) -> int:
         return len(scenario["requests"])
 
 

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, ClassVar
 
-from racekit import linearizability
-from racekit.catalogue import PROFILES, Outcome, System, Variant
-from racekit.history import History, Operation
+from racekit import PROFILES, check_history, History, Operation, Result, search, System, Variant, variant_tests
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -27,7 +25,6 @@ from racekit.sim import (
     WorldConfig,
     make_scenario_json,
 )
-from racekit.testing import variant_tests
 from specs.rate_limiter import WindowSpec, over_limit
 from systems import rate_limiter
 from systems.rate_limiter import UNAVAILABLE, Limits, approx_bound
@@ -54,7 +51,7 @@ def first_window_linearizable(world: World) -> str | None:
             ops.append(op)
         else:
             ops.append(Operation(op.id, op.process, op.name, op.args, op.invoke, None, None, "info"))
-    result = linearizability.check(History(ops), WindowSpec(LIMITS.limit), timeout=5.0)
+    result = check_history(History(ops), WindowSpec(LIMITS.limit), timeout=5.0)
     return result.message if result.verdict == "violation" else None
 
 
@@ -62,7 +59,7 @@ class Machine(SimMachine):
     system: ClassVar[System] = rate_limiter.SYSTEM
 
     @classmethod
-    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+    def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
         clients = []
         for c in range(3):
             # bursts start on a coarse grid so that clients overlap, often near window edges
@@ -89,7 +86,7 @@ class Machine(SimMachine):
 
     @classmethod
     def properties(cls, variant: Variant) -> list[Property]:
-        if variant.options.get("approximate"):
+        if variant.params.get("approximate"):
             bound = approx_bound(LIMITS, len(INSTANCES), MAX_DELAY)
             return [Property("approx_limit", lambda w: over_limit(admissions(w), LIMITS.window_ms, bound), when="end")]
         props = [Property("window_limit", lambda w: over_limit(admissions(w), LIMITS.window_ms, LIMITS.limit), when="end")]
@@ -103,8 +100,8 @@ SYSTEM = rate_limiter.SYSTEM
 
 
 @cache
-def found(variant_name: str) -> Outcome:
-    return Machine.search(SYSTEM.variant(variant_name), CI)
+def found(variant_name: str) -> Result:
+    return search(Machine, variant_name, CI)
 
 
 def test_local_buckets_over_admit() -> None:

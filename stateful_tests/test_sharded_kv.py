@@ -8,8 +8,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, ClassVar
 
-from racekit.catalogue import PROFILES, Outcome, System, Variant
-from racekit.models import KVSpec
+from racekit import PROFILES, KVSpec, Result, search, System, Variant, variant_tests
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -23,7 +22,6 @@ from racekit.sim import (
     linearizable,
     make_scenario_json,
 )
-from racekit.testing import variant_tests
 from specs.sharded_kv import as_moves, extra_movement, lost_write
 from systems import sharded_kv
 from systems.sharded_kv import Router, Storage
@@ -55,7 +53,7 @@ class Machine(SimMachine):
     system: ClassVar[System] = sharded_kv.SYSTEM
 
     @classmethod
-    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+    def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
         writes = [ClientOp("r", "put", (k, f"{k}.1")) for k in KEYS if draw.integer(0, 3)]
         mixed = []
         for i in range(draw.integer(2, 8)):
@@ -105,8 +103,8 @@ SYSTEM = sharded_kv.SYSTEM
 
 
 @cache
-def found(variant_name: str) -> Outcome:
-    return Machine.search(SYSTEM.variant(variant_name), CI)
+def found(variant_name: str) -> Result:
+    return search(Machine, variant_name, CI)
 
 
 def test_modulo_moves_keys_between_nodes_that_stayed() -> None:

@@ -1,21 +1,18 @@
 """State machine for the work queue: submits and shutdowns on 2 threads, 2 workers.
 
-The workers are threads the queue starts itself (``SystemThreads`` lets the
-live machine run them).  A submit may wait for room, never forever (it has a
+The workers are threads the queue starts itself (the live machine runs them
+like operations).  A submit may wait for room, never forever (it has a
 timeout), and a shutdown must return: either left waiting at the end is a hang.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
 
-from racekit.catalogue import Variant
-from racekit.machine import ConcurrentStateMachine, quiescent_invariant
-from racekit.machine_ext import CanAllBlock, PerVariantScenarios, SystemThreads, TeardownSafe
-from racekit.testing import variant_tests
-from racekit.threads import ThreadHarness
+from racekit import ConcurrentStateMachine, quiescent_invariant, run_scenario, variant_tests
 from specs.work_queue import Producer, WorkQueueSpec, unaccounted
 from systems import work_queue
 
@@ -28,7 +25,7 @@ SHUTDOWN = ("shutdown", ())
 PAUSE = ("pause", (0.3,))
 
 
-class Machine(SystemThreads, CanAllBlock, TeardownSafe, PerVariantScenarios, ConcurrentStateMachine):
+class Machine(ConcurrentStateMachine):
     system = work_queue.SYSTEM
     spec = WorkQueueSpec()
     threads = 2
@@ -36,8 +33,8 @@ class Machine(SystemThreads, CanAllBlock, TeardownSafe, PerVariantScenarios, Con
     operations = {"submit": (st.integers(1, 4),), "shutdown": (), "pause": (st.sampled_from([0.05, 0.3]),)}
     # Fixed variant: overload (the third submit waits for room), then idle
     # workers at shutdown (the pause lets every job finish first).
-    explore_scenario = [[submit(1), submit(2), PAUSE, SHUTDOWN], [submit(3)]]
-    explore_scenarios = {
+    seed_scenario = [[submit(1), submit(2), PAUSE, SHUTDOWN], [submit(3)]]
+    variant_seeds = {
         "unbounded": [[submit(1), submit(2)]],
         "drop_when_full": [[submit(1), submit(2)]],
         "shutdown_loses_jobs": [[submit(1), SHUTDOWN]],
@@ -45,12 +42,9 @@ class Machine(SystemThreads, CanAllBlock, TeardownSafe, PerVariantScenarios, Con
     }
 
     @classmethod
-    def harness(cls, variant: Variant | None = None) -> ThreadHarness:
+    def subject(cls, obj: Any) -> Any:
         """Operations go to a :class:`Producer` around the queue (adds think time)."""
-        h = super().harness(variant)
-        build = h.factory
-        h.factory = lambda: Producer(build())
-        return h
+        return Producer(obj)
 
     @quiescent_invariant("every job processed exactly once or rejected to its caller")
     def accounted(self, obj: Any, history: Any) -> None:
@@ -65,25 +59,20 @@ class Machine(SystemThreads, CanAllBlock, TeardownSafe, PerVariantScenarios, Con
             raise AssertionError(f"{q.peak} jobs were buffered in a queue of capacity {q.capacity}")
 
 
-TestWorkQueueMachine = Machine.TestCase
 test_work_queue = variant_tests(Machine)
 
 
 def test_overload_is_rejected_to_the_caller() -> None:
     """One worker busy, buffer full: the next submit waits its timeout, then is
     rejected - the caller sees it - and everything accepted is still processed."""
-    from racekit.sched.chooser import ReplayChooser
-    from racekit.sched.explore import run_program
+    from specs.work_queue import JobLog
 
     def slow() -> work_queue.WorkQueue:
-        from specs.work_queue import JobLog
-
         return work_queue.WorkQueue(JobLog(work=1.0), capacity=1, workers=1, submit_timeout=0.5)
 
-    harness = Machine.harness(work_queue.SYSTEM.variant("bounded"))
-    harness.factory = lambda: Producer(slow())
-    run = run_program(harness.program([[submit(1), submit(2), submit(3), SHUTDOWN]]), ReplayChooser([]))
-    assert run.kind is None, run.message
+    variant = replace(work_queue.SYSTEM.variant("bounded"), factory=slow)
+    run = run_scenario(Machine, variant, [[submit(1), submit(2), submit(3), SHUTDOWN]])
+    assert not run.failed, run.message
     results = [op.result for op in run.state.recorder.history() if op.name == "submit"]
     assert results == [True, True, ("error", "Rejected")], results
     assert run.state.obj.queue.handler.processed == [1, 2]

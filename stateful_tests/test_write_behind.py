@@ -18,10 +18,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from racekit.catalogue import Variant
-from racekit.crash.machine import CrashMachine, choice, ints
-from racekit.crash.run import Driver, Run, Task, Violation
-from racekit.testing import variant_tests
+from racekit import Draw, Variant, variant_tests
+from racekit.crash import CrashMachine, Driver, Run, Task, Violation
 from specs.write_behind import Write, lost, not_prefix, torn
 from systems import write_behind
 
@@ -114,7 +112,7 @@ class Machine(CrashMachine):
         return WriteBehindDriver(variant.name, scenario["ops"])
 
     @classmethod
-    def ladder(cls, variant: Variant) -> list[Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         return [
             {"ops": [["put", "a", "1"], ["flush"]]},
             {"ops": [["put", "b", "1"], ["put", "a", "2"], ["flush"]]},
@@ -122,16 +120,16 @@ class Machine(CrashMachine):
         ]
 
     @classmethod
-    def draw_scenario(cls, draw: Any) -> Any:
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
         ops: list[list[Any]] = []
-        for _ in range(draw(ints(1, 4))):
-            ops.append(["put", draw(choice(["a", "b", "c"])), str(draw(ints(1, 9)))])
-            if draw(ints(0, 2)) == 0:
+        for _ in range(draw.integer(1, 4)):
+            ops.append(["put", draw.pick(["a", "b", "c"]), str(draw.integer(1, 9))])
+            if draw.integer(0, 2) == 0:
                 ops.append(["flush"])
         return {"ops": _with_final_flush(ops)}
 
     @classmethod
-    def smaller(cls, scenario: Any) -> Iterator[Any]:
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
         ops = scenario["ops"]
         puts = [i for i, op in enumerate(ops) if op[0] == "put"]
         if len(puts) > 1:
@@ -142,7 +140,7 @@ class Machine(CrashMachine):
                 yield {"ops": ops[:i] + ops[i + 1 :]}
 
     @classmethod
-    def requests(cls, scenario: Any) -> int:
+    def size(cls, scenario: Any) -> int:
         return sum(1 for op in scenario["ops"] if op[0] == "put")
 
 

@@ -30,8 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit import sync, System, Variant
 from specs.background_rebuild_cache import VersionedDB
 
 Value = tuple[str, int]  # (key, version)

@@ -22,8 +22,7 @@ Variants:
 
 from __future__ import annotations
 
-from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit import sync, System, Variant
 
 # Locks are taken with acquire()/try/finally rather than ``with``: the opcode
 # tracer sees the call of a ``with`` block's ``__exit__`` as an opaque call

@@ -32,8 +32,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit import sync, System, Variant
 
 
 class ShutDown(Exception):

@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
+from racekit import sync  # kind-specific: the schedulable primitives
 
 
 class NaiveCounter:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.crash import crashpoint, report
 
 BROKER_SCHEMA = """

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.sim import Node, Request
 
 NODE_BITS, SEQ_BITS = 10, 12

@@ -39,7 +39,7 @@ import time
 from contextlib import closing
 from typing import Any
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.crash import pausepoint, report, stepping
 
 SQLITE = ("sqlite_implicit_txn", "sqlite_deferred", "sqlite_immediate", "sqlite_conditional")

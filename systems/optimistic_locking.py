@@ -21,7 +21,7 @@ import sqlite3
 import time
 from contextlib import closing
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.crash import pausepoint, report, stepping
 
 MODES = ("version_cas", "immediate_txn", "blind_write")

@@ -40,7 +40,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.crash import crashpoint, pausepoint, stepping
 
 Response = tuple[int, dict[str, Any]]

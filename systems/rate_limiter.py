@@ -34,7 +34,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.sim import Node, Request
 
 
@@ -277,7 +277,7 @@ SYSTEM = System(
             bug="fixed windows reset at the boundary: a burst at the end of one window and the start of the next admits 2 x the limit within one window length",
         ),
         Variant("strong", lambda: SlidingOwner, expect="correct"),
-        Variant("approximate", lambda: GossipSliding, expect="correct", options={"approximate": True}),
+        Variant("approximate", lambda: GossipSliding, expect="correct", params={"approximate": True}),
     ],
     properties=("window_limit", "approx_limit"),
 )

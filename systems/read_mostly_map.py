@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit import sync, System, Variant
 
 
 class RWLock:

@@ -26,7 +26,7 @@ import bisect
 import hashlib
 from typing import Any
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.sim import Node, Request
 
 RETRY_MS = 40

@@ -28,8 +28,7 @@ import collections
 from collections.abc import Callable
 from typing import Any
 
-from racekit import sync
-from racekit.catalogue import System, Variant
+from racekit import sync, System, Variant
 from specs.work_queue import JobLog
 
 

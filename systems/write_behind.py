@@ -39,7 +39,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from racekit.catalogue import System, Variant
+from racekit import System, Variant
 from racekit.crash import crashpoint, report
 
 HEADER = struct.Struct(">II")  # payload length, CRC32 of the payload

@@ -27,7 +27,8 @@ from typing import Any
 
 import greenlet
 
-from racekit.sched.explore import Program, Run, make_strategy, run_program
+from racekit.choice import Knobs, make
+from racekit.sched.explore import Program, Run, as_result, run_program
 
 _GEN_DIR = tempfile.mkdtemp(prefix="racekit-gen-")
 atexit.register(shutil.rmtree, _GEN_DIR, True)
@@ -104,19 +105,20 @@ def outcomes(
     every enabled thread is asleep are counted but have no outcome: they are
     incomplete and equivalent to a run already explored.
     """
-    strat = make_strategy(strategy, 0, preemption_bound)
+    strat = make(strategy, Knobs(bound=preemption_bound))
     seen: set[Any] = set()
     schedules = 0
     while schedules < budget:
-        chooser = strat.next_chooser()
-        if chooser is None:
+        trial = strat.next_trial()
+        if trial is None:
             break
         schedules += 1
-        run = run_program(program, chooser, record_where=False, attach=strat.attach)
-        strat.observe(run.result)
+        run = run_program(program, trial.chooser, record_where=False)
+        strat.observe(as_result(run, detail=False), False)
         if not run.result.sleep_blocked:
             seen.add(outcome_of(run, snapshot))
-    return seen, schedules, bool(getattr(strat, "exhausted", False))
+    coverage = strat.coverage()
+    return seen, schedules, coverage.extent in ("exhaustive", "bounded")
 
 
 def interleavings(steps: Sequence[int]) -> Iterator[tuple[int, ...]]:

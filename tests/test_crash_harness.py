@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random as _random
+
 import json
 import os
 import signal
@@ -14,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from racekit.catalogue import catalogue_root
+from racekit.registry import catalogue_root
 from racekit.crash import crashpoint, pausepoint, point, report
-from racekit.crash.explore import LevelSearch, explore_hypothesis, explore_levels, minimize, nonzero
+from racekit import System, Variant, portfolio
+from racekit.crash.machine import CrashMachine, CrashSession
 from racekit.crash.procs import (
     Service,
     WorkerPool,
@@ -29,7 +32,8 @@ from racekit.crash.procs import (
 )
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.crash.session import Session
-from racekit.sched.chooser import RandomChooser, RecordingChooser, ReplayChooser
+from racekit.choice import Recorder, Replay
+from racekit.choice.strategies.random import RandomChooser
 
 T = "tests.test_crash_targets"
 ROOT = catalogue_root(Path(__file__).parent)
@@ -115,7 +119,7 @@ def test_points_are_noops_outside_a_harness() -> None:
 
 def test_a_run_without_kills_passes_every_point(session: Session) -> None:
     d = Lines(["a", "b", "c"])
-    r = session.run(d, ReplayChooser([]), max_kills=1)
+    r = session.run(d, Replay([]), max_kills=1)
     assert not r.failed and r.kills == 0
     assert d.content == ["a", "b", "c"] and d.reported == ["a", "b", "c"]
     points = [row["what"] for row in r.trace if row["what"].startswith("crashpoint")]
@@ -127,7 +131,7 @@ def test_a_run_without_kills_passes_every_point(session: Session) -> None:
 @pytest.mark.parametrize("k", [0, 1, 2])
 def test_a_kill_lands_exactly_at_the_chosen_point(session: Session, k: int) -> None:
     d = Lines(["a", "b", "c"])
-    r = session.run(d, ReplayChooser([0] * k + [1]), max_kills=1)
+    r = session.run(d, Replay([0] * k + [1]), max_kills=1)
     assert r.kills == 1
     assert d.killed_at == (f"after-{k}", 1, True)
     assert d.content == ["a", "b", "c"][: k + 1]  # what ran before the point, nothing after
@@ -135,15 +139,15 @@ def test_a_kill_lands_exactly_at_the_chosen_point(session: Session, k: int) -> N
 
 
 def test_same_choices_same_trace(session: Session) -> None:
-    runs = [session.run(Race(), ReplayChooser([0, 1])) for _ in range(3)]
+    runs = [session.run(Race(), Replay([0, 1])) for _ in range(3)]
     assert all(r.failed and r.property == "no-lost-update" for r in runs)
     assert runs[0].trace == runs[1].trace == runs[2].trace
-    clean = session.run(Race(), ReplayChooser([]))
+    clean = session.run(Race(), Replay([]))
     assert not clean.failed
 
 
 def test_a_task_that_raises_is_an_exception_outcome(session: Session) -> None:
-    r = session.run(One("fail"), ReplayChooser([]))
+    r = session.run(One("fail"), Replay([]))
     assert r.failed and r.kind == "exception" and "ValueError: boom" in r.message
 
 
@@ -152,12 +156,12 @@ def test_targets_outside_the_allowed_packages_are_refused(session: Session) -> N
         def start(self, run: Run) -> None:
             run.submit("w", "os:getcwd")
 
-    r = session.run(Bad(), ReplayChooser([]))
+    r = session.run(Bad(), Replay([]))
     assert r.failed and "is not module:function under" in r.message
 
 
 def test_every_lock_refused_forever_is_a_deadlock(session: Session) -> None:
-    r = session.run(One("spin_busy", tasks=2), ReplayChooser([]))
+    r = session.run(One("spin_busy", tasks=2), Replay([]))
     assert r.failed and r.kind == "deadlock"
 
 
@@ -166,7 +170,7 @@ def test_every_lock_refused_forever_is_a_deadlock(session: Session) -> None:
 
 def test_a_hung_worker_is_a_timeout_and_is_killed(session: Session) -> None:
     started = time.monotonic()
-    r = session.run(One("sleep_forever"), ReplayChooser([]), step_timeout=0.5)
+    r = session.run(One("sleep_forever"), Replay([]), step_timeout=0.5)
     assert r.failed and r.kind == "timeout"
     assert time.monotonic() - started < 10
     assert session.pool is not None and not session.pool.busy  # the stuck worker was discarded
@@ -180,7 +184,7 @@ def test_a_livelock_hits_the_step_bound(session: Session) -> None:
         def on_done(self, run: Run, task: Task, result: Any) -> None:
             self.start(run)  # never ends
 
-    r = session.run(Forever(), ReplayChooser([]), max_steps=20)
+    r = session.run(Forever(), Replay([]), max_steps=20)
     assert r.failed and r.kind == "livelock"
 
 
@@ -188,12 +192,12 @@ def test_no_process_left_behind_after_kills_and_grandchildren() -> None:
     groups: list[int] = []
     with Session(ROOT, shared=False) as s:
         d = One("spawn_child")
-        r = s.run(d, ReplayChooser([1]), max_kills=1)  # kill while its grandchild runs
+        r = s.run(d, Replay([1]), max_kills=1)  # kill while its grandchild runs
         assert r.kills == 1
         grandchild = d.reports[0]["child"]
         assert s.pool is not None
         groups = list(s.pool.groups)
-        s.run(Lines(["a"]), ReplayChooser([]))
+        s.run(Lines(["a"]), Replay([]))
         workdirs = list(s.dir.iterdir()) if s.dir else []
         scratch = s.dir
     assert survivors(groups) == []  # workers, and the grandchild in a killed worker's group
@@ -204,7 +208,7 @@ def test_no_process_left_behind_after_kills_and_grandchildren() -> None:
 
 def test_shared_pools_close_and_workers_die_with_their_parent(tmp_path: Path) -> None:
     with Session(ROOT) as s:
-        s.run(Lines(["a"]), ReplayChooser([1]), max_kills=1)
+        s.run(Lines(["a"]), Replay([1]), max_kills=1)
         assert s.pool is not None
         groups = list(s.pool.groups)
     assert survivors(groups)  # warm workers stay for the next session ...
@@ -237,7 +241,7 @@ def test_shared_pools_close_and_workers_die_with_their_parent(tmp_path: Path) ->
 
 def test_free_mode_kills_after_a_delay_and_keeps_what_was_said(session: Session) -> None:
     d = One("slow_points", {"n": 200, "delay": 0.002})
-    r = session.run(d, ReplayChooser([8]), mode="free", max_kills=1)  # the longest delay
+    r = session.run(d, Replay([8]), mode="free", max_kills=1)  # the longest delay
     assert r.kills == 1
     assert len(d.reports) < 200  # it did not get to finish
     assert d.reports == [{"i": i} for i in range(len(d.reports))]  # what it said before dying, in order
@@ -281,17 +285,52 @@ def test_scratch_dirs_are_removed() -> None:
 # ----------------------------------------------------------------- search
 
 
-def test_level_search_finds_the_race_with_one_switch_and_counts_schedules(session: Session) -> None:
-    def run(scenario: Any, chooser: Any) -> Any:
-        return session.run(Race(scenario), chooser)
+class RaceMachine(CrashMachine):
+    """Race with n racy increments; shrinks n toward 2."""
 
-    rep = explore_levels(run, 2, 1, 100)
-    assert rep.found is not None and nonzero(rep.found.choices) == 1
-    ls = LevelSearch(run, 2)
-    first = ls.next_level(100, accept=lambda r: False)
-    assert first.runs == 1 and first.complete
-    second = ls.next_level(100, accept=lambda r: False)
-    assert second.complete and second.runs >= 2  # every single switch, once each
+    system = System("race", "toy", "proc", [Variant("racy", object, expect="violation", property="no-lost-update"),
+                                             Variant("fine", object, expect="correct")])
+    max_kills = 0
+
+    @classmethod
+    def driver(cls, variant: Variant, scenario: Any) -> Driver:
+        return Race(scenario)
+
+    @classmethod
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
+        return [2]
+
+    @classmethod
+    def shrink(cls, variant: Variant, scenario: Any) -> Any:
+        return [scenario - 1] if scenario > 2 else []
+
+
+RACY = RaceMachine.system.variant("racy")
+
+
+def nonzero(choices: list[int]) -> int:
+    return sum(1 for c in choices if c)
+
+
+def test_bounded_search_finds_the_race_with_one_switch_and_counts_schedules(session: Session) -> None:
+    cs = CrashSession(RaceMachine, RACY, session)
+    plan = RaceMachine.plan(RACY, portfolio_profile())
+    found = portfolio.run_phase(RaceMachine, RACY, cs, "bounded", 100, portfolio.knobs_for(RaceMachine, plan), seeds=[2])
+    assert found.found is not None and nonzero(found.found.choices) == 1
+    level0 = portfolio.run_phase(
+        RaceMachine, RACY, cs, "dfs", 100, portfolio.knobs_for(RaceMachine, plan, bound=0), seeds=[2], hit=lambda r: False
+    )
+    assert level0.runs == 1 and level0.coverage.extent == "bounded"
+    level1 = portfolio.run_phase(
+        RaceMachine, RACY, cs, "dfs", 100, portfolio.knobs_for(RaceMachine, plan, bound=1), seeds=[2], hit=lambda r: False
+    )
+    assert level1.runs >= 3 and "with at most 1 kills and switches" in level1.coverage.describe()
+
+
+def portfolio_profile() -> Any:
+    from racekit import PROFILES
+
+    return PROFILES["ci"]
 
 
 def test_hypothesis_drives_kills_and_shrinks_them(session: Session) -> None:
@@ -300,32 +339,38 @@ def test_hypothesis_drives_kills_and_shrinks_them(session: Session) -> None:
             if self.killed_at is not None and len(self.content) >= 2:
                 raise Violation("toy", f"killed after {len(self.content)} lines")
 
-    def run(scenario: Any, chooser: Any) -> Any:
-        return session.run(Partial(scenario["lines"]), chooser, max_kills=1)
+    class PartialMachine(RaceMachine):
+        max_kills = 1
 
-    rep = explore_hypothesis(run, lambda draw: {"lines": ["a", "b", "c", "d"]}, max_examples=40)
+        @classmethod
+        def driver(cls, variant: Variant, scenario: Any) -> Driver:
+            return Partial(scenario["lines"])
+
+        @classmethod
+        def draw(cls, variant: Variant, draw: Any) -> Any:
+            return {"lines": ["a", "b", "c", "d"]}
+
+    cs = CrashSession(PartialMachine, RACY, session)
+    plan = PartialMachine.plan(RACY, portfolio_profile())
+    rep = portfolio.run_phase(PartialMachine, RACY, cs, "hypothesis", 40, portfolio.knobs_for(PartialMachine, plan))
     assert rep.found is not None
     assert rep.found.choices == [0, 1]  # shrunk: the earliest kill that still fails
 
 
 def test_minimize_drops_requests_and_choices(session: Session) -> None:
-    def run(scenario: Any, chooser: Any) -> Any:
-        return session.run(Race(scenario), chooser)
-
-    rec = RecordingChooser(RandomChooser(3))
-    result = run(4, rec)
+    cs = CrashSession(RaceMachine, RACY, session)
     found = None
     for seed in range(50):
-        rec = RecordingChooser(RandomChooser(seed))
-        result = run(4, rec)
+        rec = Recorder(RandomChooser(_random.Random(seed)))
+        result = cs.run(4, rec)
         if result.failed:
-            from racekit.crash.explore import Found
-
-            found = Found("random", 4, rec.choices, result)
+            result.choices, result.path = rec.choices, rec.points
+            found = result
             break
     assert found is not None
-    best, _ = minimize(run, found, lambda n: [n - 1] if n > 2 else [])
-    assert best.scenario == 2 and nonzero(best.choices) == 1
+    plan = RaceMachine.plan(RACY, portfolio_profile())
+    scenario, choices, _ = portfolio.minimize(RaceMachine, RACY, cs, plan, found)
+    assert scenario == 2 and nonzero(choices) == 1
 
 
 def test_worker_pool_reuses_survivors(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from racekit import store
-from racekit.catalogue import system_names
+from racekit.registry import system_names
 from racekit.commands.gallery import gallery as gallery_command
 from racekit.gallery import build, environment
 
@@ -173,7 +173,7 @@ def test_file_in_counterexamples_dir_that_is_corrupt_does_not_break_the_gallery(
     d = root / "counterexamples" / "counter"
     d.mkdir(parents=True)
     shutil.copy(COUNTER, d / "naive--linearizability.json")
-    (d / "naive--other.json").write_text('{"format": "racekit-counterexample/1"')
+    (d / "naive--other.json").write_text('{"format": "racekit-counterexample/2"')
     (d / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
     result = build(root, tmp_path / "site", systems=["counter"])
     assert len(result.pages) == 1 and len(result.unreadable) == 2
@@ -187,7 +187,7 @@ def test_file_in_counterexamples_dir_that_is_corrupt_does_not_break_the_gallery(
 
 
 def test_index_lists_every_system_and_variant(tmp_path: Path) -> None:
-    from racekit.catalogue import load_system
+    from racekit.registry import load_system
 
     names = system_names(REPO)  # before the build: others may add systems meanwhile
     result = build(REPO, tmp_path, extra=[COUNTER])
@@ -211,8 +211,7 @@ def test_index_lists_every_system_and_variant(tmp_path: Path) -> None:
 
 def test_gallery_of_saved_counterexamples(tmp_path: Path) -> None:
     saved = [p for name in system_names(REPO) for p in store.saved(REPO / "counterexamples", name)]
-    if not saved:
-        pytest.skip("no counterexamples saved yet under counterexamples/ (run pytest --racekit-save)")
+    assert saved, "no counterexamples under counterexamples/: write them with `racekit check`"
     result = build(REPO, tmp_path)
     assert len(result.pages) + len(result.unreadable) == len(saved)
     for page in result.pages:

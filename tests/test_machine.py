@@ -15,13 +15,9 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
-from racekit import store
-from racekit.catalogue import PROFILES, System, Variant, catalogue_root
+from racekit import PROFILES, ConcurrentStateMachine, Spec, System, Variant, portfolio, run_scenario, search, store
 from racekit.checking import check_variant
-from racekit.machine import ConcurrentStateMachine
-from racekit.sched.explore import fewest_preemptions, run_program, search
-from racekit.sched.chooser import ReplayChooser
-from racekit.spec import Spec
+from racekit.registry import catalogue_root
 from stateful_tests.test_counter import Machine as CounterMachine
 
 ROOT = catalogue_root(Path(__file__).parent)
@@ -81,26 +77,27 @@ class CanaryMachine(ConcurrentStateMachine):
 
 
 def test_canary_is_caught_by_hypothesis_alone() -> None:
-    """No explore_scenario: Hypothesis must find the planted race by itself."""
-    outcome = CanaryMachine.search(CANARY.variant("planted"), PROFILES["ci"])
+    """No seed scenario: Hypothesis must find the planted race by itself."""
+    outcome = search(CanaryMachine, "planted")
     assert outcome.failed, f"harness missed a planted bug: {outcome.stats}"
     assert outcome.property == "linearizability"
-    assert outcome.stats["examples"] > 0
+    assert outcome.stats["found_by"] == "hypothesis/drawn"
 
 
 def test_untraced_canary_explores_but_cannot_see_the_race() -> None:
     """Without opcode tracing the same code has no switch points inside add:
     the search still runs (examples > 0) and honestly finds nothing."""
-    outcome = CanaryMachine.search(CANARY.variant("clean"), PROFILES["ci"])
+    outcome = search(CanaryMachine, "clean")
     assert not outcome.failed
-    assert outcome.stats["examples"] > 0
+    assert outcome.stats["phases"]["hypothesis/drawn"]["runs"] > 0
 
 
 # -------------------------------------------------------------- minimality
 def _shortest_counter_counterexample() -> int:
     """Exhaustive: every scenario of up to 3 operations over 2 threads, every
     schedule (DPOR), then the fewest preemptions.  Length = ops + preemptions."""
-    harness = CounterMachine.harness(CounterMachine.system.variant("naive"))
+    naive = CounterMachine.system.variant("naive")
+    plan = CounterMachine.plan(naive, PROFILES["ci"])
     best = None
     ops = [("increment", ()), ("get", ())]
     for total in range(1, 4):
@@ -108,13 +105,13 @@ def _shortest_counter_counterexample() -> int:
             for left in itertools.product(ops, repeat=split):
                 for right in itertools.product(ops, repeat=total - split):
                     scenario = [list(t) for t in (left, right) if t]
-                    res = search(harness.program(scenario), "dfs", minimize=False)
-                    if not res.failed:
-                        continue
-                    program = harness.program(scenario)
-                    run = run_program(program, ReplayChooser(res.choices), record_where=False)
-                    choices = fewest_preemptions(program, run)
-                    pre = run_program(program, ReplayChooser(choices), record_where=False).result.preemptions
+                    with CounterMachine.session(naive) as session:
+                        knobs = portfolio.knobs_for(CounterMachine, plan)
+                        rep = portfolio.run_phase(CounterMachine, naive, session, "dpor", 10_000, knobs, seeds=[scenario])
+                        if rep.found is None:
+                            continue
+                        _, choices, _ = portfolio.minimize(CounterMachine, naive, session, plan, rep.found)
+                    pre = run_scenario(CounterMachine, naive, scenario, choices).stats["preemptions"]
                     length = total + pre
                     best = length if best is None else min(best, length)
         if best is not None:
@@ -125,23 +122,23 @@ def _shortest_counter_counterexample() -> int:
 def test_saved_counter_counterexample_is_minimal() -> None:
     path = ROOT / "counterexamples" / "counter" / "naive--linearizability.json"
     if not path.exists():
-        pytest.skip("counterexample not saved yet")
+        pytest.fail(f"{path} is missing: write it with `racekit check counter --variant naive`")
     doc = store.load(path)
     saved_length = doc["stats"]["operations"] + doc["stats"]["preemptions"]
     assert saved_length == _shortest_counter_counterexample() == 3
 
 
 def test_search_finds_the_minimal_one_too() -> None:
-    outcome = CounterMachine.search(CounterMachine.system.variant("naive"), PROFILES["ci"])
+    outcome = search(CounterMachine, "naive")
     assert outcome.stats["operations"] == 2 and outcome.stats["preemptions"] == 1
 
 
 # ------------------------------------------------------- replay round trip
 def test_counterexample_replays_identically_after_json_round_trip() -> None:
     v = CounterMachine.system.variant("naive")
-    outcome = CounterMachine.search(v, PROFILES["ci"])
+    outcome = search(CounterMachine, v)
     doc = store.loads(store.dumps(store.document(CounterMachine.system, v, outcome, {})))
-    again = CounterMachine.replay(v, doc["scenario"], doc["choices"])
+    again = run_scenario(CounterMachine, v, doc["scenario"], doc["choices"])
     assert again.failed and again.trace == outcome.trace and again.history == outcome.history
 
 

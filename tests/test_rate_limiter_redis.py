@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from racekit.sim.choosers import DFSChooser
+from racekit.choice.strategies.dfs import PrefixChooser as DFSChooser
 
 redis = pytest.importorskip("redis", reason="the redis Python client is not installed (pip install redis)")
 
@@ -125,6 +125,14 @@ def run(r: Any, limiter: Limiter, chooser: Any) -> str | None:
     return None
 
 
+def next_prefix(path: Any) -> list[int] | None:
+    """The next branch in depth-first order, or None when every one was run."""
+    for depth in range(len(path) - 1, -1, -1):
+        if path[depth].chosen + 1 < path[depth].arity:
+            return [d.chosen for d in path[:depth]] + [path[depth].chosen + 1]
+    return None
+
+
 def explore(r: Any, limiter: Limiter) -> tuple[int, list[int] | None, str | None]:
     """Exhaustive DFS over crash points (racekit's DFSChooser); (runs, failing choices, message)."""
     prefix: list[int] | None = []
@@ -134,8 +142,8 @@ def explore(r: Any, limiter: Limiter) -> tuple[int, list[int] | None, str | None
         runs += 1
         message = run(r, limiter, chooser)
         if message is not None:
-            return runs, [c for _, c in chooser.path], message
-        prefix = chooser.next_prefix()
+            return runs, [d.chosen for d in chooser.path], message
+        prefix = next_prefix(chooser.path)
     return runs, None, None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random as _random
+
 import json
 import threading
 from collections.abc import Callable
@@ -10,9 +12,10 @@ from typing import Any
 import pytest
 
 import racekit
+from racekit.choice.strategies.random import RandomChooser
 from racekit.errors import RacekitError
-from racekit.sched.chooser import RandomChooser
-from racekit.sched.explore import _program, fewest_preemptions, minimize_choices, run_program
+from racekit import portfolio
+from racekit.sched.explore import ProgramEngine, ProgramSession, _program, as_result, run_program
 from tests.sched_util import interleavings
 
 
@@ -88,7 +91,7 @@ def test_handshake_needs_exactly_four_preemptions() -> None:
     assert least == 4
 
 
-@pytest.mark.parametrize("strategy", ["dfs", "dfs-nopor", "random", "hypothesis"])
+@pytest.mark.parametrize("strategy", ["dpor", "dfs", "random", "hypothesis"])
 def test_a_four_preemption_bug_is_found_without_a_bound(strategy: str) -> None:
     r = racekit.explore(Handshake, handshake, handshake_done, strategy=strategy, budget=5000)
     assert r.failed and r.kind == "assertion"
@@ -97,9 +100,10 @@ def test_a_four_preemption_bug_is_found_without_a_bound(strategy: str) -> None:
 
 
 def test_bounded_search_proves_the_bound() -> None:
-    below = racekit.explore(Handshake, handshake, handshake_done, strategy="dfs-nopor", preemption_bound=3)
-    assert below.exhausted and not below.failed
-    at = racekit.explore(Handshake, handshake, handshake_done, strategy="dfs-nopor", preemption_bound=4)
+    below = racekit.explore(Handshake, handshake, handshake_done, strategy="dfs", preemption_bound=3)
+    assert not below.failed and below.coverage is not None and below.coverage.extent == "bounded"
+    assert "with at most 3 preemptions" in str(below)
+    at = racekit.explore(Handshake, handshake, handshake_done, strategy="dfs", preemption_bound=4)
     assert at.failed and at.preemptions == 4
 
 
@@ -107,16 +111,24 @@ def test_fewest_preemptions_reduces_a_random_counterexample_to_four() -> None:
     program = _program(Handshake, handshake, handshake_done, True, 20_000)
     found = None
     for seed in range(5000):
-        run = run_program(program, RandomChooser(seed), record_where=False)
+        run = run_program(program, RandomChooser(_random.Random(seed)), record_where=False)
         if run.failed and run.result.preemptions > 4:
             found = run
             break
     assert found is not None
-    choices = fewest_preemptions(program, found)
-    rerun = racekit.replay(Handshake, handshake, handshake_done, choices)
+    engine = ProgramEngine(program, 3000, 0)
+    result = as_result(found)
+    result.choices = found.choices
+    result.path = [_Point(c != 0) for c in found.choices]  # deviations: more than 4
+    _, shortest, _ = portfolio.minimize(engine, None, ProgramSession(program), engine.plan(None, None), result)
+    rerun = racekit.replay(Handshake, handshake, handshake_done, shortest)
     assert rerun.failed and rerun.preemptions == 4
-    shortest = minimize_choices(program, choices, "assertion")
     assert shortest == [0, 1, 0, 1, 0, 1, 0, 1]
+
+
+class _Point:
+    def __init__(self, deviation: bool) -> None:
+        self.deviation = deviation
 
 
 # ---------------------------------------------------------------- results
@@ -140,7 +152,7 @@ def solvent(a: Account) -> None:
 def test_check_then_act_result_fields() -> None:
     r = racekit.explore(Account, withdrawals, solvent)
     assert r.failed and r.kind == "assertion" and r.message.startswith("balance -60")
-    assert r.strategy == "dfs" and r.first_failure == r.schedules
+    assert r.strategy == "bounded" and r.first_failure == r.schedules
     assert r.preemptions == 1 and r.choices == [0, 1]
     assert [row["name"] for row in r.trace][:2] == ["T0", "T1"]
     assert any(row["preemption"] for row in r.trace)
@@ -167,7 +179,7 @@ def test_a_clean_result_says_how_far_it_looked() -> None:
     assert not r.failed and r.exhausted and r.kind is None
     assert "exhaustively" in str(r)
     partial = racekit.explore(Account, locked_withdrawals, solvent, strategy="random", budget=10)
-    assert not partial.failed and partial.schedules == 10 and "within budget" in str(partial)
+    assert not partial.failed and partial.schedules == 10 and "not exhaustive" in str(partial)
 
 
 def test_unknown_strategy_is_a_user_error() -> None:

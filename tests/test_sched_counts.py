@@ -35,11 +35,13 @@ def yielders(steps: Sequence[int]) -> Callable[[Any], list[Callable[[], None]]]:
     return threads
 
 
-def count(steps: Sequence[int], strategy: str = "dfs-nopor", bound: int | None = None, trace: bool = False) -> int:
+def count(steps: Sequence[int], strategy: str = "dfs", bound: int | None = None, trace: bool = False) -> int:
     result = racekit.explore(
         lambda: None, yielders(steps), strategy=strategy, preemption_bound=bound, trace=trace
     )
-    assert result.exhausted and not result.failed
+    assert not result.failed
+    assert result.coverage is not None
+    assert result.coverage.extent == ("exhaustive" if bound is None else "bounded") or result.exhausted
     return result.schedules
 
 
@@ -80,7 +82,7 @@ def test_unbounded_is_the_limit_of_bounds() -> None:
 
 def test_dpor_collapses_independent_yields() -> None:
     # yield points touch nothing: every interleaving is equivalent
-    assert count([3, 3, 3], strategy="dfs") == 1
+    assert count([3, 3, 3], strategy="dpor") == 1
 
 
 def test_dpor_explores_every_trace_of_a_lost_update() -> None:
@@ -97,10 +99,10 @@ def test_dpor_explores_every_trace_of_a_lost_update() -> None:
 
         return [inc, inc]
 
-    assert racekit.explore(C, threads, strategy="dfs").schedules == 4
-    assert racekit.explore(C, threads, strategy="dfs-nopor").schedules == 6
+    assert racekit.explore(C, threads, strategy="dpor").schedules == 4
+    assert racekit.explore(C, threads, strategy="dfs").schedules == 6
 
 
 def test_program_api_counts_the_same() -> None:
     program = Program(lambda: None, yielders([2, 2]))
-    assert search(program, "dfs-nopor").schedules == multinomial(2, 2)
+    assert search(program, "dfs").schedules == multinomial(2, 2)

@@ -36,7 +36,7 @@ def ab_ba(s: TwoLocks) -> list[Callable[[], None]]:
     return [t1, t2]
 
 
-@pytest.mark.parametrize("strategy", ["dfs", "dfs-nopor", "pct", "random", "hypothesis"])
+@pytest.mark.parametrize("strategy", ["dpor", "dfs", "pct", "random", "hypothesis"])
 def test_ab_ba_deadlock_is_reported_with_its_cycle(strategy: str) -> None:
     r = racekit.explore(TwoLocks, ab_ba, strategy=strategy)
     assert r.failed and r.kind == "deadlock"
@@ -221,10 +221,10 @@ def spin(s: Flag) -> list[Callable[[], None]]:
 
 
 ENDINGS: list[tuple[str, Callable[[], Any], Callable[[Any], list[Callable[[], None]]], str]] = [
-    ("deadlock", TwoLocks, ab_ba, "dfs"),
-    ("deadlock", Held, hang_everywhere, "dfs"),
-    ("exception", Held, raiser, "dfs"),
-    ("livelock", Flag, spin, "dfs"),
+    ("deadlock", TwoLocks, ab_ba, "dpor"),
+    ("deadlock", Held, hang_everywhere, "dpor"),
+    ("exception", Held, raiser, "dpor"),
+    ("livelock", Flag, spin, "dpor"),
     ("deadlock", TwoLocks, ab_ba, "random"),
     ("deadlock", TwoLocks, ab_ba, "hypothesis"),
 ]

@@ -23,7 +23,7 @@ Threads = Callable[[Any], list[Callable[[], Any]]]
 
 
 def exhaustive(setup: Callable[[], Any], threads: Threads, check: Callable[[Any], None] | None = None) -> None:
-    r = racekit.explore(setup, threads, check, strategy="dfs")
+    r = racekit.explore(setup, threads, check, strategy="dpor")
     assert r.exhausted, r
     assert not r.failed, r
 
@@ -71,7 +71,7 @@ def test_condition_wait_in_a_while_loop_is_clean() -> None:
     assert r.exhausted and not r.failed and r.schedules > 50
 
 
-@pytest.mark.parametrize("strategy", ["dfs", "pct", "random", "hypothesis"])
+@pytest.mark.parametrize("strategy", ["dpor", "pct", "random", "hypothesis"])
 def test_condition_wait_under_if_is_caught(strategy: str) -> None:
     r = racekit.explore(
         Buffer, consumers_and_producers("take_if"), all_taken, strategy=strategy, budget=2000, trace=False
@@ -661,6 +661,6 @@ def test_rlock_condition_and_atomic_with_real_threads() -> None:
 
 def test_program_api_on_primitives() -> None:
     program = Program(Pipe, lambda p: [lambda: p.q.put(1), lambda: p.got.append(p.q.get())])
-    assert not search(program, "dfs").failed
+    assert not search(program, "dpor").failed
     run = replay_program(program, [1])
     assert run.state.got == [1] and run.result.clock == 0

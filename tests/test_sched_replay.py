@@ -9,6 +9,8 @@ thread's result.
 
 from __future__ import annotations
 
+import random as _random
+
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +20,10 @@ from hypothesis import strategies as st
 
 import racekit
 from racekit.errors import ReplayDivergence
-from racekit.sched.chooser import RandomChooser, ReplayChooser
-from racekit.sched.explore import Program, Run, make_strategy, replay_program, run_program
-from racekit.sched.strategies.pct import PCTStrategy
+from racekit.choice import Replay
+from racekit.choice.strategies.random import RandomChooser
+from racekit.choice import Knobs, make
+from racekit.sched.explore import Program, Run, as_result, replay_program, run_program
 from tests.sched_util import load_source, module_program, outcome_of, programs
 
 replays = settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -31,7 +34,7 @@ def fingerprint(run: Run, snap: Callable[[Any], Any]) -> tuple[Any, ...]:
 
 
 def assert_replays(program: Program, run: Run, snap: Callable[[Any], Any]) -> None:
-    again = run_program(program, ReplayChooser(run.choices, strict_end=True), record_where=True)
+    again = run_program(program, Replay(run.choices), record_where=True)
     assert fingerprint(again, snap) == fingerprint(run, snap)
     assert again.choices == run.choices
 
@@ -41,7 +44,7 @@ def assert_replays(program: Program, run: Run, snap: Callable[[Any], Any]) -> No
 def test_replaying_a_random_schedule_reproduces_its_trace(prog: tuple[str, int], seed: int) -> None:
     mod = load_source(prog[0])
     program = module_program(mod, prog[1])
-    run = run_program(program, RandomChooser(seed), record_where=True)
+    run = run_program(program, RandomChooser(_random.Random(seed)), record_where=True)
     assert_replays(program, run, mod.snap)
 
 
@@ -50,9 +53,9 @@ def test_replaying_a_random_schedule_reproduces_its_trace(prog: tuple[str, int],
 def test_replaying_a_pct_schedule_reproduces_its_trace(prog: tuple[str, int], seed: int) -> None:
     mod = load_source(prog[0])
     program = module_program(mod, prog[1])
-    chooser = PCTStrategy(depth=3, seed=seed).next_chooser()
-    assert chooser is not None
-    run = run_program(program, chooser, record_where=True)
+    trial = make("pct", Knobs(seed=seed, pct_depth=3)).next_trial()
+    assert trial is not None
+    run = run_program(program, trial.chooser, record_where=True)
     assert_replays(program, run, mod.snap)
 
 
@@ -61,13 +64,13 @@ def test_replaying_a_pct_schedule_reproduces_its_trace(prog: tuple[str, int], se
 def test_every_dfs_schedule_replays(prog: tuple[str, int]) -> None:
     mod = load_source(prog[0])
     program = module_program(mod, prog[1])
-    strat = make_strategy("dfs-nopor", 0, None)
+    strat = make("dpor", Knobs())
     for _ in range(30):
-        chooser = strat.next_chooser()
-        if chooser is None:
+        trial = strat.next_trial()
+        if trial is None:
             break
-        run = run_program(program, chooser, record_where=True, attach=strat.attach)
-        strat.observe(run.result)
+        run = run_program(program, trial.chooser, record_where=True)
+        strat.observe(as_result(run, detail=False), False)
         assert_replays(program, run, mod.snap)
 
 
@@ -91,7 +94,7 @@ def no_overdraft(a: Account) -> None:
     assert a.balance >= 0, f"balance {a.balance}"
 
 
-@pytest.mark.parametrize("strategy", ["dfs", "pct", "random", "hypothesis"])
+@pytest.mark.parametrize("strategy", ["dpor", "pct", "random", "hypothesis"])
 def test_a_found_counterexample_replays_twenty_times(strategy: str) -> None:
     found = racekit.explore(Account, two_withdrawals, no_overdraft, strategy=strategy)
     assert found.failed and found.kind == "assertion"
@@ -118,7 +121,7 @@ def test_choices_past_the_end_are_boring() -> None:
 def test_a_choice_that_does_not_fit_is_a_divergence() -> None:
     program = Program(Account, two_withdrawals, trace_files=frozenset([__file__]))
     with pytest.raises(ReplayDivergence, match="not deterministic"):
-        run_program(program, ReplayChooser([5]))
+        run_program(program, Replay([5]))
 
 
 def test_a_clean_schedule_replays_clean() -> None:

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 
 import racekit
 from racekit import sync
-from racekit.sched.chooser import BoringChooser
+from racekit.choice import Boring
 from racekit.sched.explore import run_program
 from tests.sched_util import ALL_OPS, load_source, module_program, multinomial, outcomes, programs
 
@@ -41,17 +41,17 @@ def _same_outcomes(source: str, nthreads: int) -> None:
     mod = load_source(source)
     program = module_program(mod, nthreads)
     # Skip programs whose plain DFS tree is clearly too big to enumerate fast.
-    first = run_program(program, BoringChooser(), record_where=False)
+    first = run_program(program, Boring(), record_where=False)
     per_thread = Tally(step.tid for step in first.result.steps)
     if multinomial(*per_thread.values()) > 4 * NOPOR_BUDGET:
         event("skipped: too many interleavings")
         return
-    plain, n_plain, done = outcomes(program, "dfs-nopor", mod.snap, budget=NOPOR_BUDGET)
+    plain, n_plain, done = outcomes(program, "dfs", mod.snap, budget=NOPOR_BUDGET)
     if not done:
         event("skipped: plain DFS over budget")
         return
     event("compared")
-    por, n_por, por_done = outcomes(program, "dfs", mod.snap)
+    por, n_por, por_done = outcomes(program, "dpor", mod.snap)
     note(source[source.index("def t0"):])
     assert por_done
     assert por == plain, f"DPOR missed {plain - por}, invented {por - plain}"
@@ -137,7 +137,7 @@ def partly_dependent(s: Fields) -> list[Callable[[], None]]:
 
 @pytest.mark.parametrize("threads", [independent, partly_dependent])
 def test_dpor_explores_fewer_schedules_with_the_same_outcomes(threads: Callable[[Fields], Any]) -> None:
-    seen: dict[str, set[tuple[int, ...]]] = {"dfs": set(), "dfs-nopor": set()}
+    seen: dict[str, set[tuple[int, ...]]] = {"dpor": set(), "dfs": set()}
     counts = {}
     for strategy, bucket in seen.items():
         r = racekit.explore(
@@ -145,10 +145,10 @@ def test_dpor_explores_fewer_schedules_with_the_same_outcomes(threads: Callable[
         )
         assert r.exhausted and not r.failed
         counts[strategy] = r.schedules
-    assert seen["dfs"] == seen["dfs-nopor"]
-    assert counts["dfs"] < counts["dfs-nopor"]
+    assert seen["dpor"] == seen["dfs"]
+    assert counts["dpor"] < counts["dfs"]
     if threads is independent:
-        assert counts["dfs"] == 1
+        assert counts["dpor"] == 1
 
 
 # --------------------------------------------------------------- lost update
@@ -164,7 +164,7 @@ class Counter:
         self.n = v + 1
 
 
-STRATEGIES = ["dfs", "dfs-nopor", "pct", "random", "hypothesis"]
+STRATEGIES = ["dpor", "dfs", "pct", "random", "hypothesis"]
 
 
 def counter_threads(method: str, nthreads: int = 2, k: int = 1) -> Callable[[Counter], list[Callable[[], None]]]:
@@ -229,13 +229,13 @@ class AtomicCas:
 @pytest.mark.parametrize(
     ("cls", "strategy"),
     [
+        (LockedByThreading, "dpor"),
         (LockedByThreading, "dfs"),
-        (LockedByThreading, "dfs-nopor"),
+        (LockedBySync, "dpor"),
         (LockedBySync, "dfs"),
-        (LockedBySync, "dfs-nopor"),
         # plain DFS over the CAS loop's retries under opcode tracing is large;
         # DPOR covers the same outcomes (test_dpor_* above)
-        (AtomicCas, "dfs"),
+        (AtomicCas, "dpor"),
     ],
 )
 def test_correct_counters_never_violate(cls: type, strategy: str) -> None:
@@ -275,7 +275,7 @@ def test_seeded_strategies_are_deterministic(strategy: str) -> None:
 
 
 def test_budget_bounds_the_number_of_schedules() -> None:
-    r = racekit.explore(Counter, counter_threads("inc_two_steps", 3, 2), strategy="dfs-nopor", budget=25)
+    r = racekit.explore(Counter, counter_threads("inc_two_steps", 3, 2), strategy="dfs", budget=25)
     assert r.schedules == 25 and not r.exhausted and not r.failed
 
 
@@ -283,7 +283,10 @@ def test_dfs_with_a_preemption_bound_of_zero_misses_the_lost_update() -> None:
     def check(c: Counter) -> None:
         assert c.n == 2
 
-    r0 = racekit.explore(Counter, counter_threads("inc_two_steps"), check, strategy="dfs-nopor", preemption_bound=0)
-    assert r0.exhausted and not r0.failed and r0.schedules == 2
-    r1 = racekit.explore(Counter, counter_threads("inc_two_steps"), check, strategy="dfs", preemption_bound=1)
+    r0 = racekit.explore(Counter, counter_threads("inc_two_steps"), check, strategy="dfs", preemption_bound=0)
+    assert not r0.failed and r0.schedules == 2
+    # honest wording: the bounded space was covered, not the whole space
+    assert not r0.exhausted and r0.coverage is not None and r0.coverage.extent == "bounded"
+    assert "all 2 schedules with at most 0 preemptions" in str(r0) and "exhaustive" not in str(r0)
+    r1 = racekit.explore(Counter, counter_threads("inc_two_steps"), check, strategy="dpor", preemption_bound=1)
     assert r1.failed

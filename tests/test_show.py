@@ -15,6 +15,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from racekit import show, store
+from racekit import timeline as model
 from racekit.commands.show import show as show_command
 from racekit.errors import CounterexampleError
 from racekit.gallery import render_page
@@ -53,7 +54,7 @@ def rich_lines(doc: dict[str, Any], width: int, root: Path | None = None) -> lis
 
 
 def test_counter_lanes_bars_and_verdict(stub_root: Path) -> None:
-    tl = show.timeline(load(COUNTER), stub_root)
+    tl = model.timeline(load(COUNTER), stub_root)
     assert [lane.name for lane in tl.lanes] == ["T0", "T1", "final"]
     ops = {op.id: op for op in tl.ops}
     # T0's increment runs from its invoke (step 0) to its return (step 7),
@@ -74,26 +75,26 @@ def test_counter_lanes_bars_and_verdict(stub_root: Path) -> None:
 
 def test_source_lines_from_the_real_catalogue() -> None:
     root = Path(__file__).resolve().parents[1]
-    tl = show.timeline(load(COUNTER), root)
+    tl = model.timeline(load(COUNTER), root)
     assert any(s.source for s in tl.steps), "systems/counter.py lines should be shown"
-    assert all(s.source is None for s in show.timeline(load(COUNTER), None).steps)
+    assert all(s.source is None for s in model.timeline(load(COUNTER), None).steps)
 
 
 def test_source_is_read_only_from_py_files_inside_the_root(stub_root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     outside = tmp_path_factory.mktemp("outside") / "secret.py"
     outside.write_text("TOKEN = 'do not show'\n")
     (stub_root / "notes.txt").write_text("private\n")
-    assert show.source_line(stub_root, "systems/counter.py:24") == "self.value += 1"
-    assert show.source_line(stub_root, f"{outside}:1") is None
-    assert show.source_line(stub_root, f"../{outside.parent.name}/secret.py:1") is None
-    assert show.source_line(stub_root, "notes.txt:1") is None
-    assert show.source_line(stub_root, "systems/counter.py:999") is None
-    assert show.source_line(stub_root, "systems/counter.py:0") is None
-    assert show.source_line(None, "systems/counter.py:24") is None
+    assert model.source_line(stub_root, "systems/counter.py:24") == "self.value += 1"
+    assert model.source_line(stub_root, f"{outside}:1") is None
+    assert model.source_line(stub_root, f"../{outside.parent.name}/secret.py:1") is None
+    assert model.source_line(stub_root, "notes.txt:1") is None
+    assert model.source_line(stub_root, "systems/counter.py:999") is None
+    assert model.source_line(stub_root, "systems/counter.py:0") is None
+    assert model.source_line(None, "systems/counter.py:24") is None
 
 
 def test_sim_counterexample_has_a_lane_per_node_and_client() -> None:
-    tl = show.timeline(load(SIM))
+    tl = model.timeline(load(SIM))
     assert [lane.name for lane in tl.lanes] == ["n1", "n2", "c1", "c2", "world"]
     ops = {op.id: op for op in tl.ops}
     # Simulator histories are recorded in steps: placed as they are.
@@ -107,7 +108,7 @@ def test_sim_counterexample_has_a_lane_per_node_and_client() -> None:
 def test_history_without_trace_uses_event_order() -> None:
     doc = load(COUNTER)
     doc["trace"] = []
-    tl = show.timeline(doc)
+    tl = model.timeline(doc)
     spans = {op.id: (op.start, op.end) for op in tl.ops}
     assert spans == {"0": (0, 3), "1": (1, 2), "2": (4, 5)}
 
@@ -116,7 +117,7 @@ def test_failing_op_without_checker_explanation_is_last_op_of_failing_thread() -
     doc = load(COUNTER)
     doc["explanation"] = None
     doc["trace"] = doc["trace"][:6]  # the run stopped in T1
-    tl = show.timeline(doc)
+    tl = model.timeline(doc)
     assert tl.stuck is not None and tl.stuck.lane == "T1"
     assert not any(op.order for op in tl.ops)
 
@@ -126,7 +127,7 @@ def test_overlapping_operations_in_one_lane_get_sub_rows() -> None:
     doc["history"].append(
         {"id": 2, "process": "c1", "name": "put", "args": ["y", 2], "invoke": 2, "ret": None, "result": None, "status": "info"}
     )
-    tl = show.timeline(doc)
+    tl = model.timeline(doc)
     lane = next(lane for lane in tl.lanes if lane.name == "c1")
     assert lane.rows == 2
     late = next(op for op in tl.ops if op.id == "2")
@@ -140,7 +141,7 @@ def test_many_unfinished_operations_are_capped_with_a_note() -> None:
          "result": None, "status": "info"}
         for k in range(40)
     ]
-    tl = show.timeline(doc)
+    tl = model.timeline(doc)
     assert next(lane for lane in tl.lanes if lane.name == "c1").rows > show.MAX_ROWS
     lines = rich_lines(doc, 100)
     assert max(cell_len(line) for line in lines) <= 100
@@ -153,17 +154,17 @@ def test_hang_highlights_the_operation_that_never_returns() -> None:
     doc.update(kind="deadlock", property="deadlock", explanation=None,
                message="hang: T1 in increment() can never finish (T1 waits for Lock#1)")
     doc["history"][1].update(ret=None, status="info")
-    tl = show.timeline(doc)
+    tl = model.timeline(doc)
     assert tl.stuck is not None and (tl.stuck.lane, tl.stuck.end, tl.stuck.result) == ("T1", None, "never returned")
     assert tl.headline == "violation of deadlock, found by the threads engine"
 
 
 def test_clean_escapes_control_characters() -> None:
-    assert show.clean("a\x1b[31mb") == "a\\x1b[31mb"
-    assert show.clean("x\u202ey") == "x\\u202ey"
-    assert show.clean("two\nlines") == "two lines"
-    assert show.clean("é ü 漢字") == "é ü 漢字"
-    assert show.clean("z" * 50, 10) == "z" * 9 + "…"
+    assert model.clean("a\x1b[31mb") == "a\\x1b[31mb"
+    assert model.clean("x\u202ey") == "x\\u202ey"
+    assert model.clean("two\nlines") == "two lines"
+    assert model.clean("é ü 漢字") == "é ü 漢字"
+    assert model.clean("z" * 50, 10) == "z" * 9 + "…"
 
 
 # --------------------------------------------------------------------------
@@ -271,7 +272,7 @@ def test_any_valid_file_renders(trace: list[Any], history: Any, explanation: Any
         doc = store.validate(json.loads(json.dumps(doc)))
     except CounterexampleError:
         assume(False)  # store.load would refuse it: not this view's concern
-    tl = show.timeline(doc)
+    tl = model.timeline(doc)
     assert all(op.start >= 0 and (op.end is None or op.end >= op.start) for op in tl.ops)
     assert all(op.start < tl.length and (op.end is None or op.end < tl.length) for op in tl.ops)
     assert max(cell_len(line) for line in rich_lines(doc, 80)) <= 80

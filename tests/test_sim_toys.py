@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from racekit.catalogue import PROFILES, System, Variant
+from racekit import PROFILES, System, Variant, run_scenario, search
+from racekit.portfolio import explore
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -110,7 +111,7 @@ class ToyMachine(SimMachine):
     system: ClassVar[System] = SYSTEM
 
     @classmethod
-    def make_scenario(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
+    def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
         # a put at one replica then a get at the other, plus random extras
         ops = [ClientOp("a", "put", (1,)), ClientOp("b", "get")]
         for i in range(1, draw.integer(1, 3)):
@@ -123,13 +124,10 @@ class ToyMachine(SimMachine):
         }
 
     @classmethod
-    def exhaustive_scenario(cls, variant: Variant) -> dict[str, Any]:
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
         ops = (ClientOp("a", "put", (1,)), ClientOp("b", "get"))
         config = WorldConfig(nodes=NODES, horizon=500)
-        return {
-            "world": config.to_json(),
-            "clients": [ClientScript("c1", ops, timeout=100).to_json()],
-        }
+        return [{"world": config.to_json(), "clients": [ClientScript("c1", ops, timeout=100).to_json()]}]
 
     @classmethod
     def build_world(cls, variant: Variant, scenario: dict[str, Any]) -> World:
@@ -158,30 +156,35 @@ from racekit.sim.stateful import rule_based  # noqa: E402
 ASYNC, SYNC = SYSTEM.variant("async"), SYSTEM.variant("sync")
 
 
-@pytest.mark.parametrize("explorer", ["random", "hypothesis", "exhaustive"])
+@pytest.mark.parametrize("explorer", ["random", "hypothesis", "dfs", "bounded"])
 def test_each_explorer_catches_async_replica(explorer: str) -> None:
-    report = ToyMachine.explore(ASYNC, explorer, 300)
+    report = explore(ToyMachine, ASYNC, explorer, 300)
     assert report.found is not None, f"{explorer} missed the stale read in {report.runs} runs"
-    assert report.found.result.violation is not None
-    assert report.found.result.violation.property == "no_stale_read"
+    assert report.found.property == "no_stale_read"
 
 
 @pytest.mark.parametrize("explorer", ["random", "hypothesis"])
 def test_explorers_find_nothing_on_sync_replica(explorer: str) -> None:
-    assert ToyMachine.explore(SYNC, explorer, 100).found is None
+    assert explore(ToyMachine, SYNC, explorer, 100).found is None
 
 
 def test_exhaustive_covers_sync_replica_completely() -> None:
-    report = ToyMachine.explore(SYNC, "exhaustive", 5000)
-    assert report.found is None and report.complete
+    report = explore(ToyMachine, SYNC, "dfs", 5000)
+    assert report.found is None and report.coverage.exhaustive
+
+
+def test_dpor_is_refused_on_the_simulator_in_one_sentence() -> None:
+    from racekit.choice.strategy import UnknownStrategy
+
+    with pytest.raises(UnknownStrategy, match="only thread systems"):
+        explore(ToyMachine, SYNC, "dpor", 10)
 
 
 def test_search_minimizes_and_replay_reproduces_the_outcome() -> None:
-    outcome = ToyMachine.search(ASYNC, CI)
+    outcome = search(ToyMachine, ASYNC, CI)
     assert outcome.failed and outcome.property == "no_stale_read" and outcome.engine == "sim"
-    assert outcome.stats["choices_after"] <= outcome.stats["choices_before"]
     assert outcome.choices == [] or outcome.choices[-1] != 0
-    again = ToyMachine.replay(ASYNC, outcome.scenario, outcome.choices)
+    again = run_scenario(ToyMachine, ASYNC, outcome.scenario, outcome.choices)
     assert (again.failed, again.property, again.message) == (
         True,
         outcome.property,
@@ -193,12 +196,14 @@ def test_search_minimizes_and_replay_reproduces_the_outcome() -> None:
 
 
 def test_async_counterexample_replays_clean_on_sync() -> None:
-    outcome = ToyMachine.search(ASYNC, CI)
-    assert not ToyMachine.replay(SYNC, outcome.scenario, outcome.choices).failed
+    from racekit.portfolio import replay_all
+
+    outcome = search(ToyMachine, ASYNC, CI)
+    assert not replay_all(ToyMachine, SYNC, outcome.scenario, outcome.choices).failed
 
 
 def test_rule_based_wrapper_catches_async_replica() -> None:
-    rules = rule_based(ToyMachine, ASYNC, ToyMachine.exhaustive_scenario(ASYNC))
+    rules = rule_based(ToyMachine, ASYNC, ToyMachine.seed_scenarios(ASYNC)[0])
     with pytest.raises(AssertionError, match="no_stale_read"):
         run_state_machine_as_test(
             rules,
@@ -214,7 +219,7 @@ def test_rule_based_wrapper_catches_async_replica() -> None:
 
 
 def test_rule_based_wrapper_passes_sync_replica() -> None:
-    rules = rule_based(ToyMachine, SYNC, ToyMachine.exhaustive_scenario(SYNC))
+    rules = rule_based(ToyMachine, SYNC, ToyMachine.seed_scenarios(SYNC)[0])
     run_state_machine_as_test(
         rules,
         settings=settings(

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racekit.sched.chooser import RecordingChooser, ReplayChooser
+from racekit.choice import Recorder, Replay
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -17,9 +17,8 @@ from racekit.sim import (
     Request,
     World,
     WorldConfig,
-    explore_exhaustive,
 )
-from racekit.sim.choosers import WeightedRandomChooser
+from racekit.choice.strategies.random import RandomChooser
 from racekit.sim.clock import NodeClock
 
 
@@ -74,9 +73,9 @@ def chatty_world(seed: int, n_nodes: int, window: int | None, jitter: tuple[int,
 )
 def test_same_choices_same_event_log(seed: int, n_nodes: int, window: int | None, jitter: tuple[int, ...]) -> None:
     rng = random.Random(seed)
-    recorder = RecordingChooser(WeightedRandomChooser(rng, fault_rate=0.2))
+    recorder = Recorder(RandomChooser(rng, frozenset({"fault"}), 0.2))
     first = chatty_world(seed, n_nodes, window, jitter).run(recorder)
-    replayed = chatty_world(seed, n_nodes, window, jitter).run(ReplayChooser(recorder.choices, strict_end=True))
+    replayed = chatty_world(seed, n_nodes, window, jitter).run(Replay(recorder.choices))
     assert replayed.trace == first.trace
     assert replayed.history.to_json() == first.history.to_json()
     assert first.steps > 0
@@ -84,9 +83,9 @@ def test_same_choices_same_event_log(seed: int, n_nodes: int, window: int | None
 
 def test_replay_is_stable_across_many_fault_heavy_runs() -> None:
     for seed in range(20):
-        recorder = RecordingChooser(WeightedRandomChooser(random.Random(seed), fault_rate=0.5))
+        recorder = Recorder(RandomChooser(random.Random(seed), frozenset({"fault"}), 0.5))
         a = chatty_world(seed, 3, None, (0, 3)).run(recorder)
-        b = chatty_world(seed, 3, None, (0, 3)).run(ReplayChooser(recorder.choices))
+        b = chatty_world(seed, 3, None, (0, 3)).run(Replay(recorder.choices))
         assert a.trace == b.trace
         assert a.faults > 0
 
@@ -126,25 +125,31 @@ def three_message_world(ordered: bool) -> World:
     return World(config, lambda nid: Sender(senders[nid]) if nid in senders else Sink(ordered))
 
 
+def _every_order(world: Any) -> tuple[int, int, bool]:
+    """Every delivery order of a world (the kernel's prefix DFS): (runs, distinct states, complete)."""
+    from racekit.choice import Knobs, drive, make
+    from racekit.choice import Result as Res
+
+    states: set[Any] = set()
+
+    def run(trial: Any) -> Res:
+        r = world(None).run(trial.chooser, lambda w, final: states.add(w.fingerprint()))
+        return Res(r.failed, steps=r.steps)
+
+    rep = drive(make("dfs", Knobs(unit="deviations")), run, 1000)
+    return rep.runs, len(states), rep.coverage.exhaustive
+
+
 def test_exhaustive_counts_match_hand_computation_ordered_sink() -> None:
     # 3! = 6 delivery orders.  States: the initial one, then every ordered
     # prefix of deliveries: 3 + 3*2 + 3*2*1 = 15 more -> 16.
-    report = explore_exhaustive(lambda s: three_message_world(True), lambda w, f: None, None, 1000)
-    assert (report.runs, report.states, report.complete) == (6, 16, True)
+    assert _every_order(lambda s: three_message_world(True)) == (6, 16, True)
 
 
 def test_exhaustive_counts_match_hand_computation_unordered_sink() -> None:
     # The sink keeps a multiset, so a state is the *set* delivered: 2^3 = 8 states,
-    # still 6 runs without pruning.
-    report = explore_exhaustive(lambda s: three_message_world(False), lambda w, f: None, None, 1000)
-    assert (report.runs, report.states, report.complete) == (6, 8, True)
-
-
-def test_exhaustive_pruning_cuts_revisits() -> None:
-    # DFS order: [x1 x2 y] completes; the other 5 runs each reach an already
-    # seen delivered-set after their second new step and stop there.
-    report = explore_exhaustive(lambda s: three_message_world(False), lambda w, f: None, None, 1000, prune=True)
-    assert (report.runs, report.pruned, report.states, report.complete) == (6, 5, 8, True)
+    # still 6 runs.
+    assert _every_order(lambda s: three_message_world(False)) == (6, 8, True)
 
 
 def test_exhaustive_respects_max_options() -> None:
@@ -152,7 +157,7 @@ def test_exhaustive_respects_max_options() -> None:
     senders = {"a": ("x1", "x2"), "b": ("y",)}
     world = lambda s: World(config, lambda nid: Sender(senders[nid]) if nid in senders else Sink(True))  # noqa: E731
     # two options at the first step, two at the second, one at the last
-    assert explore_exhaustive(world, lambda w, f: None, None, 1000).runs == 4
+    assert _every_order(world)[0] == 4
 
 
 # ---------------------------------------------------------------------------

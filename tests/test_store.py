@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from racekit import store
-from racekit.catalogue import Outcome, catalogue_root, load_system
+from racekit.choice import Result as Outcome
+from racekit.registry import catalogue_root, load_system
 from racekit.errors import CounterexampleError
 
 ROOT = catalogue_root(Path(__file__).parent)
@@ -39,10 +40,10 @@ def test_round_trip_and_markdown_escapes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ('{"format": "racekit-counterexample/1", "system": "counter"', "not valid JSON"),
+        ('{"format": "racekit-counterexample/2", "system": "counter"', "not valid JSON"),
         ("[]", "JSON object"),
         ('{"format": "racekit-counterexample/999"}', "unsupported format"),
-        ('{"format": "racekit-counterexample/1"}', "missing field"),
+        ('{"format": "racekit-counterexample/2"}', "missing field"),
     ],
 )
 def test_bad_files_give_one_line_errors(text: str, fragment: str) -> None:
@@ -64,7 +65,15 @@ def test_wrong_types_and_names_rejected() -> None:
 
 
 def test_saved_counter_counterexample_is_valid_and_stable() -> None:
-    if not SAVED.exists():
-        pytest.skip("counterexample not saved yet")
+    assert SAVED.exists(), f"{SAVED} is missing: write it with `racekit check counter --variant naive`"
     doc = store.load(SAVED)
     assert store.dumps(doc) == SAVED.read_text(encoding="utf-8"), "saved file is not in canonical form"
+
+
+def test_an_old_format_file_names_the_command_that_rewrites_it(tmp_path: Path) -> None:
+    old = json.loads(store.dumps(_doc()))
+    old["format"] = "racekit-counterexample/1"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(CounterexampleError, match=r"racekit-counterexample/1.*racekit check counter --variant naive"):
+        store.load(path)

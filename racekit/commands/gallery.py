@@ -29,8 +29,8 @@ def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
     Extra counterexample FILES (outside counterexamples/) are added to the site.
     The site needs no server and no network: open DIR/index.html.
     """
-    from racekit.catalogue import catalogue_root
     from racekit.gallery import build
+    from racekit.registry import catalogue_root
 
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a directory")

@@ -19,7 +19,7 @@ def _fail(message: str) -> None:
 
 def find_root(path: Path) -> Path | None:
     """The catalogue root for a counterexample file: the checkout it lives in, or cwd's."""
-    from racekit.catalogue import catalogue_root
+    from racekit.registry import catalogue_root
 
     here = path.resolve().parent
     for candidate in (here, *here.parents):

@@ -120,7 +120,9 @@ def child_env(root: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
     are passed explicitly.
     """
     env = dict(os.environ)
-    paths = [str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p] + _site_dirs()
+    # racekit itself: an editable install is found through site hooks that ``-S`` skips
+    here = str(Path(__file__).resolve().parents[2])
+    paths = [str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p] + [here] + _site_dirs()
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("RACEKIT_CRASH_CONTROL", None)

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from racekit.choice.chooser import Chooser
 from racekit.crash.procs import HarnessError, WorkerPool, WorkerProcess, kill_group
 from racekit.history import History, Operation, Status
-from racekit.sched.chooser import Chooser
 
 Mode = Literal["step", "free"]
 FREE_DELAYS_MS = (0, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5)  # option 0 of the delay choice means "no kill"

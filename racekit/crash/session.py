@@ -16,9 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from racekit.choice.chooser import Boring, Chooser
 from racekit.crash.procs import HarnessError, WorkerPool, kill_group, scratch_dir, shared_pool
 from racekit.crash.run import Driver, Mode, Run, RunResult, Task
-from racekit.sched.chooser import BoringChooser, Chooser
 
 
 class Session:
@@ -78,7 +78,7 @@ class Session:
         For benchmarks: real concurrency, with the harness's timeouts and cleanup.
         """
         driver = _Gather(calls)
-        result = self.run(driver, BoringChooser(), mode="free", max_kills=0, time_limit=time_limit,
+        result = self.run(driver, Boring(), mode="free", max_kills=0, time_limit=time_limit,
                           step_timeout=time_limit, max_steps=len(calls) + 1, points=False)
         if result.failed:
             raise HarnessError(f"gather failed: {result.message}")

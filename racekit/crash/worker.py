@@ -24,16 +24,9 @@ import os
 import sys
 
 if __name__ == "__main__":  # pragma: no cover - exercised in the worker processes
-    # Started as a script (see procs.WorkerProcess): register the racekit
-    # package without running racekit/__init__.py, which loads the thread
-    # scheduler (~80 ms per process, and a crash run starts many).  Submodules
-    # import normally; ``from racekit import explore`` is not available here.
-    import types
-
+    # Started as a script (see procs.WorkerProcess).  racekit/__init__.py
+    # loads its names on first use, so importing the package costs nothing.
     del sys.path[0]  # the script's own directory would shadow top-level names
-    _pkg = types.ModuleType("racekit")
-    _pkg.__path__ = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
-    sys.modules.setdefault("racekit", _pkg)
 
 import importlib  # noqa: E402
 from collections.abc import Callable  # noqa: E402

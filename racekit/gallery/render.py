@@ -22,7 +22,7 @@ import jinja2
 from racekit import store
 from racekit.errors import RacekitError
 from racekit.gallery.svg import layout
-from racekit.show import Timeline, clean, timeline
+from racekit.timeline import Timeline, clean, timeline
 
 __all__ = ["Site", "build", "environment", "render_page"]
 
@@ -131,7 +131,7 @@ def _slug(text: str) -> str:
 
 
 def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -> tuple[SystemRow, Any]:
-    from racekit.catalogue import load_system
+    from racekit.registry import load_system
 
     row = SystemRow(name=name)
     note = root / "docs" / "systems" / f"{name}.md"
@@ -217,7 +217,7 @@ def build(
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
 
-    from racekit.catalogue import system_names
+    from racekit.registry import system_names
 
     names = list(systems) if systems is not None else system_names(root)
     ce_root = root / "counterexamples"

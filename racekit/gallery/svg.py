@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from racekit.show import Timeline
+from racekit.timeline import Timeline
 
 LEFT = 112  # lane labels
 RIGHT = 24

@@ -1,106 +1,41 @@
 """The one-call API: ``racekit.explore`` and ``racekit.replay``.
 
 ``explore(setup, threads, check)`` runs ``threads(setup())`` as logical
-threads under a chosen strategy until ``check`` fails, a thread raises, a
-deadlock or livelock appears, or the budget is spent.  The result carries the
-minimized choice list and the exact call that replays it.
+threads under a strategy until ``check`` fails, a thread raises, a deadlock
+or livelock appears, or the budget is spent.  It is the thread engine with a
+single fixed program: the same kernel loop, strategies and minimizer as
+``racekit check`` (a program is an engine whose only scenario is itself).
+The result carries the minimized choice list and the call that replays it,
+and says honestly how much was covered.
 """
 
 from __future__ import annotations
 
 import inspect
-import sys
 import sysconfig
 import time
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from racekit.errors import RacekitError
-from racekit.sched.chooser import Chooser, RecordingChooser, ReplayChooser
-from racekit.sched.patching import patched
-from racekit.sched.runtime import Execution, RunResult, thread_names
+from racekit.choice import Chooser, Coverage, Draw, Replay, Result
+from racekit.choice.strategy import Progress
+from racekit.declarations import System, Variant
+from racekit.engine import Phase, Plan
+from racekit.errors import UsageError
+from racekit.sched.program import Program, Run, run_program
+from racekit.sched.runtime import RunResult
 
 Check = Callable[[Any], Any]
-
-
-@dataclass
-class Program:
-    """What one execution runs: build state, make threads, check the end state."""
-
-    setup: Callable[[], Any]
-    threads: Callable[[Any], Sequence[Callable[[], Any]]]
-    check: Callable[[Any, RunResult], None] | None = None
-    trace_files: frozenset[str] = frozenset()
-    patch_modules: tuple[types.ModuleType, ...] = ()
-    max_steps: int = 20_000
-    thread_names: Sequence[str] | None = None
-    # judge(state, result) -> (kind, message): replaces the default verdict
-    # (the run's own kind, then ``check``) when a harness needs more, e.g. to
-    # accept operations that are allowed to block forever.
-    judge: Callable[[Any, RunResult], tuple[str | None, str]] | None = None
-
-
-@dataclass
-class Run:
-    """One execution of a program and its verdict."""
-
-    result: RunResult
-    choices: list[int]
-    kind: str | None
-    message: str
-    state: Any = None
-
-    @property
-    def failed(self) -> bool:
-        return self.kind is not None
-
-    def trace(self) -> list[dict[str, Any]]:
-        names = thread_names(self.result.threads)
-        return [s.to_json(names) for s in self.result.steps]
-
-
-def run_program(
-    program: Program,
-    chooser: Chooser,
-    *,
-    record_where: bool = True,
-    attach: Callable[[Execution], None] | None = None,
-) -> Run:
-    """Run the program once under ``chooser`` (the only source of choices)."""
-    recorder = RecordingChooser(chooser)
-    with patched(program.patch_modules):
-        state = program.setup()
-        fns = list(program.threads(state))
-        ex = Execution(
-            recorder,
-            max_steps=program.max_steps,
-            trace_files=program.trace_files,
-            record_where=record_where,
-        )
-        if attach is not None:
-            attach(ex)
-        names = program.thread_names
-        for i, fn in enumerate(fns):
-            ex.spawn(fn, names[i] if names and i < len(names) else None)
-        result = ex.run()
-        kind, message = result.kind, result.message
-        if program.judge is not None:
-            if not result.sleep_blocked:
-                kind, message = program.judge(state, result)
-        elif kind is None and not result.sleep_blocked and program.check is not None:
-            try:
-                program.check(state, result)
-            except AssertionError as exc:
-                kind, message = "assertion", str(exc) or "check failed"
-    return Run(result, recorder.choices, kind, message, state)
 
 
 # ---------------------------------------------------------------- results
 @dataclass
 class ExploreResult:
-    """What an exploration found.  ``failed`` False means none found in budget."""
+    """What an exploration found.  ``failed`` False means none found in budget;
+    ``coverage`` says how much was run ("exhaustively" only when all of it)."""
 
     failed: bool
     kind: str | None
@@ -115,7 +50,7 @@ class ExploreResult:
     seconds: float = 0.0
     replay: str = ""
     cycle: list[dict[str, str]] = field(default_factory=list)
-    sleep_blocked: int = 0
+    coverage: Coverage | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,6 +63,7 @@ class ExploreResult:
             "trace": self.trace,
             "preemptions": self.preemptions,
             "exhausted": self.exhausted,
+            "coverage": self.coverage.describe() if self.coverage else None,
             "first_failure": self.first_failure,
             "seconds": round(self.seconds, 4),
             "replay": self.replay,
@@ -136,8 +72,8 @@ class ExploreResult:
 
     def __str__(self) -> str:
         if not self.failed:
-            done = "exhaustively" if self.exhausted else "within budget"
-            return f"no violation in {self.schedules} schedules ({self.strategy}, {done})"
+            covered = self.coverage.describe() if self.coverage else f"{self.schedules} schedules"
+            return f"no violation ({self.strategy}, {covered})"
         lines = [
             f"{self.kind}: {self.message}",
             f"found by {self.strategy} at schedule {self.first_failure} of {self.schedules}; "
@@ -150,201 +86,139 @@ class ExploreResult:
         return "\n".join(lines)
 
 
-# ----------------------------------------------------------- exploration
-def make_strategy(name: str, seed: int, preemption_bound: int | None, depth: int = 3) -> Any:
-    from racekit.sched.strategies.dfs import DFSStrategy
-    from racekit.sched.strategies.pct import PCTStrategy
-    from racekit.sched.strategies.random import RandomStrategy
+# ---------------------------------------------------- a program as engine
+class ProgramSession:
+    def __init__(self, program: Program) -> None:
+        self.program = program
 
-    if name == "dfs":
-        return DFSStrategy(preemption_bound, por=True)
-    if name == "dfs-nopor":
-        return DFSStrategy(preemption_bound, por=False)
-    if name == "random":
-        return RandomStrategy(seed)
-    if name == "pct":
-        return PCTStrategy(depth, seed)
-    raise RacekitError(f"unknown strategy {name!r} (choose from: dfs, dfs-nopor, pct, random, hypothesis)")
+    def run(self, scenario: Any, chooser: Chooser, *, detail: bool = False, mode: str = "step") -> Result:
+        run = run_program(self.program, chooser, record_where=detail)
+        return as_result(run, detail)
+
+
+def as_result(run: Run, detail: bool = True) -> Result:
+    r = run.result
+    return Result(
+        run.failed,
+        run.kind,
+        run.kind,
+        run.message,
+        engine="threads",
+        trace=run.trace() if detail else [],
+        stats={"preemptions": r.preemptions, "steps": len(r.steps), "cycle": r.cycle},
+        steps=len(r.steps),
+        pruned=r.sleep_blocked,
+        events=r.steps,
+        unfinished=r.unfinished,
+        state=run.state,
+    )
+
+
+class ProgramEngine:
+    """One fixed program seen as an engine: its only scenario is itself."""
+
+    system: ClassVar[System] = System(
+        "program", "a plain threading program", "thr", [Variant("as_written", object, expect="correct")]
+    )
+    engine: ClassVar[str] = "threads"
+    inner: ClassVar[str] = "dpor"
+    unit: ClassVar[str] = "preemptions"
+
+    def __init__(self, program: Program, budget: int, examples: int) -> None:
+        self.program = program
+        self.budget = budget
+        self.examples = examples
+
+    def plan(self, variant: Any, profile: Any) -> Plan:
+        return Plan(phases=[Phase("bounded", self.budget)], fewest_runs=3000, choice_replays=400)
+
+    def seed_scenarios(self, variant: Any) -> list[Any]:
+        return [None]
+
+    def draw(self, variant: Any, draw: Draw) -> Any:
+        return None
+
+    def shrink(self, variant: Any, scenario: Any) -> Iterable[Any]:
+        return ()
+
+    @contextmanager
+    def session(self, variant: Any) -> Iterator[ProgramSession]:
+        yield ProgramSession(self.program)
+
+    def unavailable(self, variant: Any) -> str | None:
+        return None
+
+    def size(self, scenario: Any) -> int:
+        return 0
+
+
+AS_WRITTEN = ProgramEngine.system.variants[0]
 
 
 def search(
     program: Program,
-    strategy: str = "dfs",
+    strategy: str = "bounded",
     *,
     budget: int | None = None,
     seed: int = 0,
     preemption_bound: int | None = None,
+    pct_depth: int = 3,
+    max_bound: int = 2,
     minimize: bool = True,
     replay_hint: Callable[[list[int]], str] | None = None,
+    progress: Progress | None = None,
 ) -> ExploreResult:
-    """Explore schedules of ``program`` until a failure or the budget."""
+    """Explore schedules of ``program`` with one strategy until a failure or the budget."""
+    from racekit import portfolio
+    from racekit.choice.strategy import UnknownStrategy
+
     start = time.perf_counter()
-    if strategy == "hypothesis":
-        found, schedules = _hypothesis_search(program, budget or 1000, seed)
-        exhausted = False
-        sleep_blocked = 0
-    else:
-        strat = make_strategy(strategy, seed, preemption_bound)
-        found = None
-        schedules = 0
-        limit = budget if budget is not None else (10**9 if strategy.startswith("dfs") else 1000)
-        while schedules < limit:
-            chooser = strat.next_chooser()
-            if chooser is None:
-                break
-            schedules += 1
-            run = run_program(program, chooser, record_where=False, attach=strat.attach)
-            strat.observe(run.result)
-            if run.failed:
-                found = run
-                break
-        exhausted = bool(getattr(strat, "exhausted", False))
-        sleep_blocked = int(getattr(strat, "sleep_blocked_runs", 0))
+    exhaustive = strategy in ("bounded", "dpor", "dfs")
+    limit = budget if budget is not None else (10**9 if exhaustive else 1000)
+    engine = ProgramEngine(program, limit, limit)
+    plan = engine.plan(None, None)
+    knobs = portfolio.knobs_for(engine, plan, seed=seed, bound=preemption_bound, pct_depth=pct_depth, max_bound=max_bound)
+    if pct_depth < 1:
+        raise UsageError(f"pct_depth must be at least 1, not {pct_depth}")
+    session = ProgramSession(program)
+    try:
+        rep = portfolio.run_phase(engine, AS_WRITTEN, session, strategy, limit, knobs, seeds=[None], progress=progress)
+    except UnknownStrategy as exc:
+        raise UsageError(str(exc)) from None
+    found = rep.found
     if found is None:
         return ExploreResult(
-            False, None, "", schedules, strategy, exhausted=exhausted,
-            seconds=time.perf_counter() - start, sleep_blocked=sleep_blocked,
+            False, None, "", rep.runs, strategy, exhausted=rep.coverage.exhaustive,
+            seconds=time.perf_counter() - start, coverage=rep.coverage,
         )
     choices = found.choices
     if minimize:
-        choices = fewest_preemptions(program, found)
-        choices = minimize_choices(program, choices, found.kind)
-    final = replay_program(program, choices)
+        _, choices, _ = portfolio.minimize(engine, AS_WRITTEN, session, plan, found)
+    final = run_program(program, Replay(choices), record_where=True)
+    if not final.failed:  # never drop a failure: keep the schedule that failed
+        choices = found.choices
+        final = run_program(program, Replay(choices), record_where=True)
     hint = replay_hint(choices) if replay_hint else f"racekit.replay(setup, threads, check, choices={choices})"
     return ExploreResult(
         True,
         final.kind,
         final.message,
-        schedules,
+        rep.runs,
         strategy,
-        choices=choices,
+        choices=list(choices),
         trace=final.trace(),
         preemptions=final.result.preemptions,
-        first_failure=schedules,
+        first_failure=rep.first_hit,
         seconds=time.perf_counter() - start,
         replay=hint,
         cycle=final.result.cycle,
-        sleep_blocked=sleep_blocked,
+        coverage=rep.coverage,
     )
 
 
 def replay_program(program: Program, choices: Sequence[int]) -> Run:
     """Re-run one schedule exactly (choices past the end of the list are 0)."""
-    return run_program(program, ReplayChooser(choices), record_where=True)
-
-
-def _hypothesis_search(program: Program, budget: int, seed: int) -> tuple[Run | None, int]:
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hseed
-    from hypothesis import strategies as st
-
-    from racekit.sched.hypothesis_chooser import HypothesisChooser
-
-    count = 0
-    last: list[Run] = []
-
-    @hseed(seed)
-    @settings(
-        max_examples=budget,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate, Phase.shrink],
-        report_multiple_bugs=False,
-    )
-    @given(st.data())
-    def probe(data: Any) -> None:
-        nonlocal count
-        count += 1
-        run = run_program(program, HypothesisChooser(data), record_where=False)
-        if run.failed:
-            last.append(run)
-            raise _Found(run.kind or "")
-
-    try:
-        probe()
-    except _Found:
-        # Hypothesis re-runs the shrunk example last: that run is the minimal one.
-        return last[-1], count
-    return None, count
-
-
-class _Found(Exception):
-    pass
-
-
-def fewest_preemptions(program: Program, found: Run, budget_per_bound: int = 3000) -> list[int]:
-    """A failing schedule with as few preemptions as bounded search can find.
-
-    Plain DFS with preemption bound b enumerates every schedule with at most b
-    preemptions (CHESS), so trying b = 0, 1, ... below the failure's count
-    yields a counterexample with the minimum number of preemptions whenever
-    the bounded space fits the budget.
-    """
-    from racekit.sched.strategies.dfs import DFSStrategy
-
-    have = found.result.preemptions
-    for bound in range(have):
-        strat = DFSStrategy(bound, por=False)
-        for _ in range(budget_per_bound):
-            chooser = strat.next_chooser()
-            if chooser is None:
-                break
-            run = run_program(program, chooser, record_where=False, attach=strat.attach)
-            strat.observe(run.result)
-            if run.kind == found.kind:
-                return run.choices
-        else:
-            return found.choices  # bounded space too large: keep what we have
-    return found.choices
-
-
-def minimize_choices(program: Program, choices: list[int], kind: str | None, max_runs: int = 400) -> list[int]:
-    """Greedy shrinking of a failing choice list: shorter, then fewer non-zero choices.
-
-    Choices past the end replay as 0 (boring), so truncation removes
-    preemptions at the tail; zeroing a choice removes one preemption.
-    Every candidate must fail with the same kind.
-    """
-    runs = 0
-
-    def fails(cand: list[int]) -> bool:
-        nonlocal runs
-        runs += 1
-        try:
-            run = run_program(program, ReplayChooser(cand), record_where=False)
-        except RacekitError:
-            return False
-        return run.kind == kind
-
-    best = list(choices)
-    # 1. shortest failing prefix
-    lo = 0
-    while lo < len(best) and runs < max_runs:
-        if fails(best[:lo]):
-            best = best[:lo]
-            break
-        lo += 1
-    # 2. zero out / lower / delete single choices until nothing helps
-    improved = True
-    while improved and runs < max_runs:
-        improved = False
-        for i in range(len(best)):
-            if best[i] == 0:
-                continue
-            for cand in (best[:i] + [0] + best[i + 1:], best[:i] + best[i + 1:], best[:i] + [best[i] - 1] + best[i + 1:]):
-                if runs >= max_runs:
-                    break
-                if fails(cand):
-                    best = cand
-                    improved = True
-                    break
-            if improved:
-                break
-    while best and best[-1] == 0:
-        best.pop()
-    return best
+    return run_program(program, Replay(choices), record_where=True)
 
 
 # ------------------------------------------------------------ public API
@@ -383,7 +257,12 @@ def _program(
     trace: bool | Iterable[types.ModuleType],
     max_steps: int,
 ) -> Program:
-    mods = _user_modules(setup, threads, *( [check] if check else []))
+    for name, fn in (("setup", setup), ("threads", threads)):
+        if not callable(fn):
+            raise UsageError(f"{name} must be a callable, not {fn!r}")
+    if check is not None and not callable(check):
+        raise UsageError(f"check must be a callable or None, not {check!r}")
+    mods = _user_modules(setup, threads, *([check] if check else []))
     if trace is True:
         files = frozenset(m.__file__ for m in mods if m.__file__)
     elif trace is False:
@@ -403,24 +282,36 @@ def explore(
     threads: Callable[[Any], Sequence[Callable[[], Any]]],
     check: Check | None = None,
     *,
-    strategy: str = "dfs",
+    strategy: str = "bounded",
     budget: int | None = None,
     seed: int = 0,
     preemption_bound: int | None = None,
+    pct_depth: int = 3,
+    max_bound: int = 2,
     trace: bool | Iterable[types.ModuleType] = True,
     max_steps: int = 20_000,
+    progress: Progress | None = None,
 ) -> ExploreResult:
     """Explore interleavings of plain ``threading`` code.
 
     ``setup()`` builds fresh state; ``threads(state)`` returns the thread
     bodies (zero-argument callables); ``check(state)`` raises AssertionError
-    on a bug.  Opcode preemption covers the modules that define these
+    on a bug (any other exception is reported as a failure too, with its
+    schedule).  Opcode preemption covers the modules that define these
     callables (and user modules they reference) unless ``trace=False``.
-    Strategies: ``dfs`` (exhaustive, DPOR + sleep sets), ``dfs-nopor``,
-    ``pct``, ``random``, ``hypothesis``.
+
+    Strategies (``racekit.choice.names()``): ``bounded`` (default: DPOR with
+    at most 0, 1 ... ``max_bound`` preemptions, then unbounded - shallow
+    bugs first), ``dpor`` (DPOR + sleep sets; ``preemption_bound`` bounds
+    it), ``dfs`` (every schedule), ``pct`` (knob ``pct_depth``), ``random``,
+    ``hypothesis``.  ``progress(strategy, runs, result)`` is called after
+    every run.
     """
     program = _program(setup, threads, check, trace, max_steps)
-    return search(program, strategy, budget=budget, seed=seed, preemption_bound=preemption_bound)
+    return search(
+        program, strategy, budget=budget, seed=seed, preemption_bound=preemption_bound,
+        pct_depth=pct_depth, max_bound=max_bound, progress=progress,
+    )
 
 
 def replay(
@@ -442,5 +333,4 @@ def replay(
     )
 
 
-__all__ = ["ExploreResult", "Program", "explore", "replay", "run_program", "search"]
-_ = sys
+__all__ = ["ExploreResult", "Program", "Run", "explore", "replay", "replay_program", "run_program", "search"]

@@ -4,7 +4,7 @@ Logical threads are greenlets on the calling OS thread.  A thread runs until
 it reaches a *switch point* (a racekit primitive operation, ``yield_point()``,
 or - with opcode tracing - a shared-memory opcode), announces what it is about
 to do there, and hands the baton back to the scheduler loop in
-:meth:`Execution.run`.  The loop asks the :class:`~racekit.sched.chooser.Chooser`
+:meth:`Execution.run`.  The loop asks the :class:`~racekit.choice.Chooser`
 which enabled thread goes next.  Nothing else decides: same choices, same run.
 
 Why greenlets: a baton pass between OS threads costs ~30 us on this machine,
@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import greenlet
 
+from racekit.choice.chooser import Chooser, Prune
 from racekit.errors import RacekitInternalError
 from racekit.sched.access import Access
-from racekit.sched.chooser import Chooser
 
 _local = threading.local()
 
@@ -42,9 +42,7 @@ def current_execution() -> Execution | None:
     return None
 
 
-class SleepBlocked(Exception):
-    """Raised by a chooser to end an execution early: every enabled thread is
-    asleep (DPOR), so the rest of the run is equivalent to one already seen."""
+SleepBlocked = Prune  # a chooser ends the run early: every enabled thread is asleep (DPOR)
 
 
 class ThreadKilled(greenlet.GreenletExit):  # type: ignore[misc]
@@ -205,11 +203,16 @@ class Execution:
         point.  When nothing is enabled, virtual time jumps to the earliest
         timed wait; if there is none, it is a deadlock.
         """
+        self.begin()
+        return self.finish()
+
+    def finish(self) -> RunResult:
+        """The loop of :meth:`run`, for an execution already begun (the live
+        state machine steps threads itself, then finishes here: one loop)."""
         kind: str | None = None
         message = ""
         cycle: list[dict[str, str]] = []
         sleep_blocked = False
-        self.begin()
         try:
             while self._failure is None:
                 options = self.options()
@@ -545,4 +548,3 @@ def thread_names(threads: list[ThreadState]) -> dict[int, str]:
     return {t.tid: t.name for t in threads}
 
 
-Label = Hashable

@@ -10,26 +10,20 @@ a list of ints.  See docs/simulator.md.
 * ``clock.py``    - per-node skew, drift, backward jumps
 * ``disk.py``     - per-node disk: write/append/fsync; a crash loses unsynced writes
 * ``config.py``   - WorldConfig, FaultBudget, client scripts (JSON-able)
-* ``choosers.py`` - random / Hypothesis / DFS / lenient-replay choosers, scenario draws
-* ``explore.py``  - random, Hypothesis and exhaustive explorers
-* ``minimize.py`` - greedy choice-list minimization
-* ``machine.py``  - SimMachine (the catalogue Engine), Property, linearizable()
+* ``machine.py``  - SimMachine (the simulator's Engine), Property, linearizable()
 * ``stateful.py`` - RuleBasedStateMachine wrapper
+
+Choosers, strategies and the minimizer are the shared kernel's
+(:mod:`racekit.choice`); a system's ``Machine`` imports what it needs from
+here and from :mod:`racekit`.
 """
 
 from __future__ import annotations
 
-from racekit.sim.choosers import Draw, HypothesisDraw, MinimalDraw, RandomDraw
+from racekit.choice import Draw, HypothesisDraw, MinimalDraw, RandomDraw
 from racekit.sim.clock import PPM, NodeClock
 from racekit.sim.config import ClientOp, ClientScript, FaultBudget, WorldConfig
 from racekit.sim.disk import Disk
-from racekit.sim.explore import (
-    ExploreReport,
-    Found,
-    explore_exhaustive,
-    explore_hypothesis,
-    explore_random,
-)
 from racekit.sim.machine import Property, SimMachine, linearizable, make_scenario_json
 from racekit.sim.net import Message, Network
 from racekit.sim.node import Node, NodeContext, Reply, Request
@@ -43,9 +37,7 @@ __all__ = [
     "ClientScript",
     "Disk",
     "Draw",
-    "ExploreReport",
     "FaultBudget",
-    "Found",
     "HypothesisDraw",
     "Message",
     "MinimalDraw",
@@ -63,9 +55,6 @@ __all__ = [
     "Violation",
     "World",
     "WorldConfig",
-    "explore_exhaustive",
-    "explore_hypothesis",
-    "explore_random",
     "linearizable",
     "make_scenario_json",
 ]

@@ -24,8 +24,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from racekit.catalogue import Variant
-from racekit.sim.choosers import HypothesisDraw
+from racekit.choice import HypothesisDraw
+from racekit.declarations import Variant
 from racekit.sim.machine import SimMachine
 from racekit.sim.world import World
 
@@ -36,7 +36,7 @@ class _Fixed:
     def __init__(self, index: int) -> None:
         self.index = index
 
-    def choose(self, options: Sequence[Hashable], kind: str) -> int:
+    def choose(self, options: Sequence[Hashable], kind: str, view: object = None) -> int:
         return self.index % len(options)
 
 

@@ -2,7 +2,7 @@
 
 Everything nondeterministic - which pending event happens next, message
 jitter, drops, duplicates, long delays, partitions, clock steps and drift,
-pauses, crashes - is asked of one :class:`~racekit.sched.chooser.Chooser`.
+pauses, crashes - is asked of one :class:`~racekit.choice.Chooser`.
 Option 0 is always the boring answer: the oldest due event, no jitter, no
 fault.  Same config + same node code + same answers => the same trace,
 byte for byte: there is no real time, no real randomness, and nothing here
@@ -22,9 +22,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from racekit.choice.chooser import Chooser
 from racekit.errors import InvalidDefinition, RacekitError
 from racekit.history import HistoryRecorder
-from racekit.sched.chooser import Chooser
 from racekit.sim.clock import NodeClock
 from racekit.sim.config import FAULT_KINDS, ClientScript, WorldConfig
 from racekit.sim.disk import Disk

@@ -1,11 +1,11 @@
-"""Greedy minimization of a failing choice list, after Hypothesis has shrunk it.
+"""Greedy minimization of a failing choice list.
 
-Hypothesis shrinks its own draw buffer, which is not quite our choice list
-(fault gates, draws past the end).  This pass works on the recorded choices
-directly and keeps a change only if the same property still fails:
-zero a choice (one fault or reorder fewer; also with the size choice that
-followed it), delete a block of choices, lower a value.  Size is ``(non-zero choices, their sum, length)``, the
-measure the chooser encoding is designed for.
+Works on the recorded choices directly and keeps a change only if the same
+property still fails: zero a choice (one deviation fewer; also with the
+one or two choices that followed it, such as a fault's size), delete a block
+of choices, lower a value.  Size is ``(non-zero choices, their sum,
+length)``, the measure the "0 is boring" encoding is designed for; trailing
+zeros are implied (answers past the end of a list are 0).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 Replayer = Callable[[list[int]], "list[int] | None"]
-"""Replays a candidate; returns the normalized consumed choices if it still fails."""
+"""Replays a candidate; returns the choices the run actually consumed if it still fails."""
 
 
 def size(choices: list[int]) -> tuple[int, int, int]:
@@ -21,15 +21,14 @@ def size(choices: list[int]) -> tuple[int, int, int]:
 
 
 def normalize(choices: list[int]) -> list[int]:
-    """Trailing zeros are implied by replay (answers past the end are 0)."""
     out = list(choices)
     while out and out[-1] == 0:
         out.pop()
     return out
 
 
-def minimize(choices: list[int], replay: Replayer, budget: int = 300) -> tuple[list[int], int]:
-    """Greedy fixpoint; returns (smallest failing choices, replays used)."""
+def minimize_choices(choices: list[int], replay: Replayer, budget: int = 300) -> tuple[list[int], int]:
+    """Greedy fixpoint within ``budget`` replays; returns (smallest failing choices, replays used)."""
     best = normalize(choices)
     used = 0
 
@@ -50,9 +49,6 @@ def minimize(choices: list[int], replay: Replayer, budget: int = 300) -> tuple[l
         for i in range(len(best) - 1, -1, -1):  # zero, from the end
             if i >= len(best) or not best[i]:
                 continue
-            # a fault often carries a size choice right after it (downtime,
-            # jump): removing the fault removes that choice point too, so
-            # also try dropping the next one or two entries with it
             for tail in (0, 1, 2):
                 if attempt(best[:i] + [0] + best[i + 1 + tail :]):
                     improved = True
@@ -67,8 +63,9 @@ def minimize(choices: list[int], replay: Replayer, budget: int = 300) -> tuple[l
                     i += block
             block //= 2
         for i in range(len(best)):  # lower values
-            for lower in sorted({best[i] // 2, best[i] - 1} - {best[i]}) if i < len(best) and best[i] > 1 else ():
-                if attempt(best[:i] + [lower] + best[i + 1 :]):
+            lower = sorted({best[i] // 2, best[i] - 1} - {best[i]}) if i < len(best) and best[i] > 1 else []
+            for value in lower:
+                if attempt(best[:i] + [value] + best[i + 1 :]):
                     improved = True
                     break
     return best, used

@@ -1,10 +1,10 @@
-"""Running a thread system's scenario: operations per logical thread.
+"""A thread system's scenario: operations per logical thread, run and judged.
 
 A *scenario* is a list of operation calls per logical thread.  Each thread
 performs its calls in order on one shared object built by the variant's
 factory.  Invocations and returns are switch points of their own (they write
 the history), so "A returned before B was invoked" is a scheduling decision
-like any other.  At the end, :meth:`ThreadHarness.judge` decides: a thread
+like any other.  At the end, :meth:`ScenarioHarness.judge` decides: a thread
 stuck in an operation that may not block is a deadlock or hang; otherwise
 the history must be linearizable with respect to the spec and every
 quiescent invariant must hold.
@@ -17,13 +17,14 @@ found by one replays under the other.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from racekit.history import History, HistoryRecorder
 from racekit.sched.access import HISTORY_KEY, Access
-from racekit.sched.runtime import Execution, RunResult, ThreadKilled, current_execution
+from racekit.sched.program import Program
+from racekit.sched.runtime import RunResult, ThreadKilled, current_execution
 
 Call = tuple[str, tuple[Any, ...]]
 Scenario = list[list[Call]]
@@ -49,28 +50,10 @@ class RunState:
     recorder: HistoryRecorder = field(default_factory=HistoryRecorder)
     inflight: dict[int, tuple[int, Call]] = field(default_factory=dict)
     done_ops: int = 0
+    lin: Any = None  # the linearizability result of the verdict, for explanations
 
 
-class TidChooser:
-    """Picks threads by id from a list (then 0): turns a live run into indices."""
-
-    def __init__(self, tids: Sequence[int]) -> None:
-        self.tids = list(tids)
-        self.pos = 0
-
-    def choose(self, options: Sequence[Hashable], kind: str) -> int:
-        if self.pos >= len(self.tids):
-            return 0
-        tid = self.tids[self.pos]
-        self.pos += 1
-        if tid not in options:
-            from racekit.errors import ReplayDivergence
-
-            raise ReplayDivergence(f"thread {tid} is not runnable at step {self.pos - 1} (runnable: {list(options)})")
-        return list(options).index(tid)
-
-
-class ThreadHarness:
+class ScenarioHarness:
     """Build and judge runs of one variant of a thread system."""
 
     def __init__(
@@ -113,7 +96,9 @@ class ThreadHarness:
                     return
                 ex = current_execution()
                 assert ex is not None
-                ex.switch_point(INVOKE, ready=_has_call(ops, i), where="invoke")
+                ex.switch_point(INVOKE, ready=_has_call(state, ops, i), where="invoke")
+                if i >= len(ops):
+                    return  # the live machine closed the scenario while this thread was idle
                 call = ops[i]
                 i += 1
                 name, args = call
@@ -161,9 +146,7 @@ class ThreadHarness:
 
         return run
 
-    def program(self, scenario: Scenario) -> Any:
-        from racekit.sched.explore import Program
-
+    def program(self, scenario: Scenario) -> Program:
         def setup() -> RunState:
             return self.new_state([list(c) for c in scenario], closed=True)
 
@@ -187,12 +170,10 @@ class ThreadHarness:
     # ------------------------------------------------------------ verdict
     def judge(self, state: RunState, result: RunResult) -> tuple[str | None, str]:
         """The verdict on one finished run (kind, one-line message)."""
-        kind, message = self.verdict(state, result.kind, result.message)
-        self.last_lin = getattr(self, "_lin", None)
-        return kind, message
+        return self.verdict(state, result.kind, result.message)
 
     def verdict(self, state: RunState, kind: str | None, message: str) -> tuple[str | None, str]:
-        self._lin = None
+        state.lin = None
         if kind == "deadlock":
             stuck = [
                 (tid, call) for tid, (_, call) in sorted(state.inflight.items())
@@ -210,7 +191,7 @@ class ThreadHarness:
         from racekit.linearizability import check
 
         lin = check(history, self.spec, timeout=self.check_timeout)
-        self._lin = lin
+        state.lin = lin
         if lin.verdict == "violation":
             return "linearizability", lin.message or "history is not linearizable"
         if not state.inflight:
@@ -222,9 +203,10 @@ class ThreadHarness:
         return None, ""
 
 
-def _has_call(ops: list[Call], index: int) -> Callable[[], bool]:
-    """Ready when call number ``index`` exists (the live machine appends calls)."""
-    return lambda: index < len(ops)
+def _has_call(state: RunState, ops: list[Call], index: int) -> Callable[[], bool]:
+    """Ready when call number ``index`` exists (the live machine appends calls)
+    or the scenario was closed (the live machine's teardown: no more calls)."""
+    return lambda: index < len(ops) or state.closed
 
 
 def code_files(factory: Callable[..., Any]) -> frozenset[str]:
@@ -266,8 +248,3 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return repr(value)
-
-
-def run_live_steps(ex: Execution, tids: list[int]) -> None:  # pragma: no cover - helper for debugging
-    for t in tids:
-        ex.step(t)

@@ -1,0 +1,1 @@
+"""One small module per exploration strategy, each registered by name (see ``racekit.choice.strategy``)."""
