@@ -132,11 +132,12 @@ def explore_async(
     :func:`racekit.explore`; a *preemption* here is a *reordering*: running
     a ready task other than the one asyncio's FIFO would run next
     (``preemption_bound`` bounds them).  Virtual time: sleeps and timeouts
-    cost nothing.  ``strategy="dpor"`` is refused (docs/aio.md says why):
-    the default ``bounded`` drives prefix DFS.
+    cost nothing.  ``dpor`` and ``pct`` need the thread engine's per-step
+    view and are refused (docs/aio.md says why): the default ``bounded``
+    drives prefix DFS.
     """
     from racekit import portfolio
-    from racekit.choice.strategy import UnknownStrategy
+    from racekit.choice.strategy import UnknownStrategy, names
 
     if pct_depth < 1:
         raise UsageError(f"pct_depth must be at least 1, not {pct_depth}")
@@ -151,7 +152,12 @@ def explore_async(
     try:
         rep = portfolio.run_phase(engine, AS_WRITTEN, session, strategy, limit, knobs, seeds=[None], progress=progress)
     except UnknownStrategy as exc:
-        raise UsageError(str(exc).replace("thread systems record", "thread systems record (racekit.aio: use bounded or dfs)")) from None
+        if strategy in names():
+            raise UsageError(
+                f"strategy {strategy!r} needs the thread engine's per-step view, which racekit.aio does not give "
+                "(docs/aio.md); use bounded, dfs, random or hypothesis"
+            ) from None
+        raise UsageError(str(exc)) from None
     found = rep.found
     if found is None:
         return ExploreResult(

@@ -57,9 +57,27 @@ class _Owned(events.Handle):
 
 
 class _OwnedTimer(events.TimerHandle):
-    __slots__ = ("owner",)
+    """A timer that knows its actor; equal deadlines fire in the order they were set.
+
+    (``heapq`` is not stable, and under virtual time equal deadlines are
+    common: FIFO among them keeps option 0 the order asyncio would use.)
+    """
+
+    __slots__ = ("owner", "seq")
     owner: int
+    seq: int
     _scheduled: bool
+    _when: float
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _OwnedTimer):
+            return (self._when, self.seq) < (other._when, other.seq)
+        return NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, _OwnedTimer):
+            return (self._when, self.seq) > (other._when, other.seq)
+        return NotImplemented
 
 
 @dataclass(slots=True)
@@ -109,6 +127,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self.actors: list[Actor] = [Actor(0, None, "loop")]
         self._actor_of: dict[asyncio.Task[Any], int] = {}
         self._running_actor = 0
+        self._timers = 0
         self.steps: list[LoopStep] = []
         self.stuck = False  # nothing ready, no timer, and ``until`` not reached
         self.livelock = False
@@ -152,6 +171,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._check_closed()
         timer = _OwnedTimer(when, callback, args, self, context)
         timer.owner = self._owner(callback)
+        self._timers += 1
+        timer.seq = self._timers
         heapq.heappush(self._scheduled, timer)
         timer._scheduled = True
         return timer
