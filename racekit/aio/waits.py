@@ -72,7 +72,13 @@ def waits_on(task: asyncio.Task[Any]) -> str:
             return f"task {fut.get_name()}"
         if fut is None:
             return "nothing (ready to run)"
-        return "a future nobody completes" if not fut.done() else "a completed future"
+        children = getattr(fut, "_children", None)
+        if isinstance(children, list):
+            done = sum(1 for c in children if c.done())
+            return f"gather ({done} of {len(children)} done)"
+        if inner:
+            return f"asyncio.{inner[-1].f_code.co_name.lstrip('_')}"
+        return "a future"
     text = f"{type(prim).__name__}{_held_as(prim, user[-1] if user else None)}{_state(prim)}"
     return text
 
