@@ -68,6 +68,32 @@ async def increment_locked(box: Box) -> None:
         box.n = v + 1
 
 
+async def early_increment(box: Box) -> None:
+    v = box.n
+    await asyncio.sleep(0.1)
+    box.n = v + 1
+
+
+async def late_increment(box: Box) -> None:
+    await asyncio.sleep(0.1)
+    v = box.n
+    await asyncio.sleep(0)
+    box.n = v + 1
+
+
+async def early_increment_locked(box: Box) -> None:
+    async with box.lock:
+        await early_increment(box)
+
+
+async def late_increment_locked(box: Box) -> None:
+    await asyncio.sleep(0.1)
+    async with box.lock:
+        v = box.n
+        await asyncio.sleep(0)
+        box.n = v + 1
+
+
 async def connect(box: Box) -> object:
     box.connects += 1
     await asyncio.sleep(0.05)
@@ -181,6 +207,14 @@ def check_active(box: Box) -> None:
 RACES: list[tuple[str, Any, Any, str, Any]] = [
     ("check_then_act", two(get_cached, "k"), check_fetches, "assertion", two(get_cached_once, "k")),
     ("lost_update", two(increment), check_n, "assertion", two(increment_locked)),
+    (
+        # FIFO runs these one after the other: the lost update needs one reordering
+        "lost_update_staggered",
+        lambda b: [lambda: early_increment(b), lambda: late_increment(b)],
+        check_n,
+        "assertion",
+        lambda b: [lambda: early_increment_locked(b), lambda: late_increment_locked(b)],
+    ),
     ("double_init", two(get_conn), check_connects, "assertion", two(get_conn_once)),
     ("rmw_without_lock", two(withdraw, 80), check_balance, "assertion", two(withdraw_locked, 80)),
     (
@@ -238,19 +272,7 @@ def test_a_race_that_needs_a_reordering_is_minimized_to_one() -> None:
     """The second increment starts after a sleep: FIFO runs them one after the
     other (clean); only running the late task's wake-up before the early
     one's write shows the lost update - one reordering, after minimizing."""
-
-    async def early(box: Box) -> None:
-        v = box.n
-        await asyncio.sleep(0.1)
-        box.n = v + 1
-
-    async def late(box: Box) -> None:
-        await asyncio.sleep(0.1)
-        v = box.n
-        await asyncio.sleep(0)
-        box.n = v + 1
-
-    tasks = lambda b: [lambda: early(b), lambda: late(b)]  # noqa: E731
+    tasks = next(r[1] for r in RACES if r[0] == "lost_update_staggered")
     assert not replay_async(Box, tasks, check_n, []).failed
     result = explore_async(Box, tasks, check_n)
     assert result.failed and result.preemptions == 1
