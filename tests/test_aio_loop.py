@@ -282,3 +282,20 @@ def test_random_and_hypothesis_strategies_run() -> None:
         result = explore_async(Box, tasks, check, strategy=strategy, budget=200)
         assert result.failed and result.kind == kind, strategy
 
+
+
+def test_the_example_in_docs_aio_runs_as_printed() -> None:
+    """docs/aio.md's first example is a program: run it, so the page cannot rot."""
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "aio.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", page, re.S)
+    assert block is not None
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block.group(1), "docs/aio.md", "exec"), {"__name__": "aio_doc"})  # noqa: S102 - our own page
+    assert out.getvalue().startswith("assertion: 2 fetches of one key")
+    assert "racekit.replay_async(setup, tasks, check, choices=" in out.getvalue()
