@@ -108,8 +108,10 @@ def _check_one(root: str, system_name: str, variant_name: str, profile_name: str
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list of results")
 @click.option("--save/--no-save", default=True, show_default=True, help="write counterexamples of broken variants")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="worker processes (default: cores)")
+@click.option("--variant", "only_variants", multiple=True, help="check only this variant of the one SYSTEM given (repeatable)")
 @friendly
-def check(systems: tuple[str, ...], profile_name: str, as_json: bool, save: bool, jobs: int | None) -> None:
+def check(systems: tuple[str, ...], profile_name: str, as_json: bool, save: bool, jobs: int | None,
+          only_variants: tuple[str, ...] = ()) -> None:
     """Search every variant of SYSTEMS (default: all) and compare with its expectation.
 
     Broken variants run first and save their minimized counterexamples; fixed
@@ -125,6 +127,12 @@ def check(systems: tuple[str, ...], profile_name: str, as_json: bool, save: bool
         if n not in known:
             raise RacekitError(f"unknown system {n!r} (known: {', '.join(known)})")
     plan = [(n, v.name, v.expect) for n in names for v in load_system(n, root).variants]
+    if only_variants:
+        if len(names) != 1:
+            raise RacekitError("--variant needs exactly one SYSTEM")
+        for v in only_variants:
+            load_system(names[0], root).variant(v)  # an unknown variant is a one-line error
+        plan = [p for p in plan if p[1] in only_variants]
     phases = [[p for p in plan if p[2] == "violation"], [p for p in plan if p[2] == "correct"]]
     results: list[dict[str, Any]] = []
     workers = jobs or os.cpu_count() or 1
@@ -280,6 +288,7 @@ def _register_optional() -> None:
         ("racekit.commands.lincheck", "lincheck"),
         ("racekit.commands.show", "show"),
         ("racekit.commands.gallery", "gallery"),
+        ("racekit.commands.mutate", "mutate"),
     ):
         try:
             mod = importlib.import_module(module)
