@@ -28,7 +28,8 @@ def _fail(message: str) -> None:
 @click.option("--variant", "variant_names", multiple=True, help="only this fixed variant (repeatable; needs one SYSTEM)")
 @click.option("--operators", "operator_names", default="", metavar="NAMES",
               help="comma-separated operators or families (default: all; see --list-operators)")
-@click.option("--mutant", "mutant_ids", multiple=True, help="only the mutant with this id (repeatable)")
+@click.option("--mutant", "mutant_ids", multiple=True, metavar="ID",
+              help="only this mutant: its id, or OPERATOR:FUNCTION for all of one operator's in one function (repeatable)")
 @click.option("--limit", type=click.IntRange(1), default=None, help="at most N mutants per variant (round-robin over operators)")
 @click.option("--profile", "profile_name", default="ci", type=click.Choice(["smoke", "ci", "deep"]), show_default=True,
               help="the racekit check profile each mutant runs under")
@@ -67,7 +68,7 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
             limit: int | None, profile_name: str, jobs: int | None, timeout: float | None, coverage: bool,
             as_json: bool, as_markdown: bool, show_all: bool, list_only: bool, list_operators: bool) -> None:
     from racekit.catalogue import catalogue_root, load_system, system_names
-    from racekit.mutation.generate import limited, select_operators, variant_mutants
+    from racekit.mutation.generate import Mutant, limited, select_operators, variant_mutants
 
     operators = select_operators([n.strip() for n in operator_names.split(",") if n.strip()])
     if list_operators:
@@ -93,10 +94,13 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
                 raise RacekitError(f"{name}/{v.name} is a broken variant: mutate plants bugs in fixed variants")
             mutants += limited(variant_mutants(root, name, v, operators), limit)
     if mutant_ids:
-        unknown = set(mutant_ids) - {m.id for m in mutants}
+        def keys(m: Mutant) -> set[str]:
+            return {m.id, f"{m.operator}:{m.function}"}
+
+        unknown = [sel for sel in mutant_ids if not any(sel in keys(m) for m in mutants)]
         if unknown:
-            raise RacekitError(f"no mutant {sorted(unknown)[0]!r} among the {len(mutants)} selected (see --list)")
-        mutants = [m for m in mutants if m.id in mutant_ids]
+            raise RacekitError(f"no mutant {unknown[0]!r} among the {len(mutants)} selected (see --list)")
+        mutants = [m for m in mutants if keys(m) & set(mutant_ids)]
     if list_only:
         _list(mutants, as_json)
         return

@@ -205,3 +205,19 @@ def variant_code(tree: ast.Module, module: types.ModuleType, factory: Callable[.
     if driver_source is not None:
         roots |= driver_roots(driver_source, module.__name__, defs)
     return reachable(tree, module, roots)
+
+
+def everything(tree: ast.Module) -> Reachable:
+    """Every module-level function and method, and every module-level assignment, as reachable.
+
+    For mutating a file that is not a catalogue system (tests, a user's own module).
+    """
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            functions[stmt.name] = stmt
+        elif isinstance(stmt, ast.ClassDef):
+            for name, fn in _methods(stmt).items():
+                functions[f"{stmt.name}.{name}"] = fn
+    assignments = {k: v for k, v in top_level(tree).items() if isinstance(v, ast.Assign)}
+    return Reachable(functions, assignments)

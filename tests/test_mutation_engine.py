@@ -1,0 +1,141 @@
+"""The parts of ``racekit mutate`` around the operators: reachability, coverage probes, verdicts, files.
+
+Reachability is tested on the real catalogue where its answer is known,
+the probe by running instrumented code, the verdict mapping on records
+shaped like ``racekit check --json`` output.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+from racekit.catalogue import catalogue_root, load_system
+from racekit.mutation import probe
+from racekit.mutation.coverage import instrument
+from racekit.mutation.generate import select_operators, variant_mutants
+from racekit.mutation.reach import factory_roots, reachable, variant_code
+from racekit.mutation.runner import CheckRun, copy_catalogue, verdict
+
+ROOT = catalogue_root(Path(__file__).parent)
+
+
+def functions_of(system: str, variant: str) -> set[str]:
+    """What static reachability gives for one variant of the real catalogue."""
+    import importlib
+
+    v = load_system(system, ROOT).variant(variant)
+    module = importlib.import_module(f"systems.{system}")
+    text = (ROOT / "systems" / f"{system}.py").read_text()
+    driver = (ROOT / "stateful_tests" / f"test_{system}.py").read_text()
+    return set(variant_code(ast.parse(text), module, v.factory, driver).functions)
+
+
+def test_a_thread_variant_reaches_its_own_class_only() -> None:
+    assert functions_of("counter", "locked") == {"LockedCounter.__init__", "LockedCounter.increment", "LockedCounter.get"}
+
+
+def test_overridden_base_methods_of_broken_subclasses_are_not_reached() -> None:
+    fns = functions_of("bounded_queue", "condition")
+    assert {"BoundedQueue.put", "BoundedQueue.take", "BoundedQueue.shutdown"} <= fns
+    assert not any(f.startswith(("CheckThenPutQueue", "NotifyOnEmptyQueue", "IfNotWhileQueue")) for f in fns)
+
+
+def test_a_lambda_factory_reaches_the_classes_it_names_and_the_driver_adds_the_rest() -> None:
+    fns = functions_of("leader_election", "fenced")
+    assert "Resource.accepts" in fns and "Candidate.lease_end" in fns
+    assert "LockService.on_message" in fns  # taken by the engine driver, part of every variant
+    assert not any(f.startswith(("UnfencedResource", "DriftUnawareCandidate")) for f in fns)
+
+
+def test_worker_targets_spelled_as_strings_are_roots() -> None:
+    # payment_processor's factory is a Config; the code runs as "systems.payment_processor:pay" in workers
+    fns = functions_of("payment_processor", "unique_key")
+    assert "Processor._take_over" in fns and "write_txn" in fns
+
+
+def test_method_resolution_follows_the_real_mro_and_super() -> None:
+    text = textwrap.dedent("""
+        class Base:
+            def a(self): return 1
+            def b(self): return 2
+            def c(self): return 3
+        class Fixed(Base):
+            def a(self): return 10
+            def b(self): return super().b() + 1
+        class Other(Base):
+            def c(self): return 30
+        """)
+    module = types.ModuleType("snippet")
+    exec(compile(text, "snippet.py", "exec"), module.__dict__)
+    for obj in module.__dict__.values():
+        if isinstance(obj, type):
+            obj.__module__ = "snippet"
+    roots = factory_roots(module.Fixed, module)
+    assert roots == {"Fixed"}
+    found = set(reachable(ast.parse(text), module, roots).functions)
+    assert found == {"Fixed.a", "Fixed.b", "Base.b", "Base.c"}  # Base.a is overridden, Other never used
+
+
+def test_probe_records_lines_from_instrumented_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = textwrap.dedent('''
+        """doc"""
+        from __future__ import annotations
+
+        def f(x):
+            if x:
+                return 1
+            return 2
+        ''').lstrip("\n")
+    out = instrument(source)
+    # the probe import goes after the docstring and the __future__ import, which must stay first
+    assert out.index("from __future__") < out.index("import hit as _racekit_hit")
+    monkeypatch.setenv(probe.ENV, str(tmp_path))
+    monkeypatch.setattr(probe, "_seen", set())
+    monkeypatch.setattr(probe, "_fd", [])
+    monkeypatch.setattr(probe, "_pid", [])
+    namespace: dict[str, object] = {}
+    exec(compile(out, "instrumented.py", "exec"), namespace)
+    f = namespace["f"]
+    assert callable(f) and f(0) == 2
+    assert probe.read(str(tmp_path)) == {5, 7}  # ``if x:`` and ``return 2``; ``return 1`` never ran
+    for fd in probe._fd:
+        os.close(fd)
+
+
+def test_instrumented_systems_compile() -> None:
+    for path in sorted((ROOT / "systems").glob("*.py")):
+        compile(instrument(path.read_text(), str(path)), str(path), "exec")
+
+
+def record(outcome: str, **kw: object) -> CheckRun:
+    return CheckRun({"system": "s", "variant": "v", "outcome": outcome, "problems": [], **kw}, 1.0)
+
+
+def test_verdicts() -> None:
+    assert verdict(record("violation", property="linearizability", message="m")) == ("killed", "linearizability", "m")
+    assert verdict(record("clean"))[0] == "survived"
+    status, prop, _ = verdict(record("clean", problems=["naive--lin.json replays with a violation on locked: x"]))
+    assert status == "killed" and prop == "saved counterexample naive--lin.json"
+    assert verdict(record("clean", problems=["the search explored no schedule at all"]))[0] == "error"
+    assert verdict(record("error", message="boom"))[0] == "error"
+    assert verdict(record("skipped", message="no PostgreSQL"))[0] == "skipped"
+    assert verdict(CheckRun(None, 61.0, timed_out=True))[0] == "timeout"
+    assert verdict(CheckRun(None, 1.0, stderr="Traceback\nKeyError: x\n")) == ("error", None, "the check printed no result: KeyError: x")
+
+
+def test_generating_and_copying_never_touch_the_catalogue(tmp_path: Path) -> None:
+    path = ROOT / "systems" / "bounded_queue.py"
+    before = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+    mutants = variant_mutants(ROOT, "bounded_queue", load_system("bounded_queue", ROOT).variant("condition"), select_operators(None))
+    assert mutants and all(m.original == path.read_text() for m in mutants)
+    copy_catalogue(ROOT, tmp_path, "bounded_queue")
+    assert (tmp_path / "systems" / "bounded_queue.py").read_bytes() == path.read_bytes()
+    assert not list(tmp_path.rglob("__pycache__"))
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns) == before
