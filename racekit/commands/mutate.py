@@ -12,10 +12,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from racekit.errors import RacekitError
+
+if TYPE_CHECKING:
+    from racekit.mutation.generate import Mutant
+    from racekit.mutation.runner import Baseline, MutantResult
 
 
 def _fail(message: str) -> None:
@@ -35,7 +41,7 @@ def _fail(message: str) -> None:
               help="the racekit check profile each mutant runs under")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="mutants checked at once (default: cores)")
 @click.option("--timeout", type=click.FloatRange(1.0), default=None,
-              help="seconds per mutant (default: 10x the unmutated check, at least 60)")
+              help="seconds per mutant (default: 20x the unmutated check, at least 240)")
 @click.option("--coverage/--no-coverage", default=True, show_default=True,
               help="run the unmutated check first and skip mutants on lines it never executes")
 @click.option("--json", "as_json", is_flag=True, help="print JSON rows")
@@ -68,7 +74,7 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
             limit: int | None, profile_name: str, jobs: int | None, timeout: float | None, coverage: bool,
             as_json: bool, as_markdown: bool, show_all: bool, list_only: bool, list_operators: bool) -> None:
     from racekit.catalogue import catalogue_root, load_system, system_names
-    from racekit.mutation.generate import Mutant, limited, select_operators, variant_mutants
+    from racekit.mutation.generate import limited, select_operators, variant_mutants
 
     operators = select_operators([n.strip() for n in operator_names.split(",") if n.strip()])
     if list_operators:
@@ -106,7 +112,7 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
         return
     if not mutants:
         raise RacekitError("no mutants: no operator applies to the selected code")
-    results, bases = _run(root, mutants, profile_name, jobs or os.cpu_count() or 1, coverage, timeout, as_json)
+    results, bases = _run(root, mutants, profile_name, jobs or os.cpu_count() or 1, coverage, timeout)
     from racekit.mutation.report import markdown, print_terminal
 
     if as_json:
@@ -120,7 +126,7 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
     sys.exit(0 if all(r.killed for r in run) else 1)
 
 
-def _list(mutants: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _list(mutants: list[Mutant], as_json: bool) -> None:
     if as_json:
         rows = [{"system": m.system, "variant": m.variant, "mutant": m.id, "operator": m.operator, "family": m.family,
                  "where": m.where, "note": m.note, "diff": m.diff()} for m in mutants]
@@ -131,11 +137,12 @@ def _list(mutants: list, as_json: bool) -> None:  # type: ignore[type-arg]
     click.echo(f"{len(mutants)} mutants")
 
 
-def _run(root, mutants, profile_name, jobs, coverage, timeout, quiet):  # type: ignore[no-untyped-def]
+def _run(root: Path, mutants: list[Mutant], profile_name: str, jobs: int, coverage: bool,
+         timeout: float | None) -> tuple[list[MutantResult], list[Baseline]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from racekit.mutation.runner import Baseline, MutantResult, run_mutants
+    from racekit.mutation.runner import run_mutants
 
     console = Console(stderr=True, log_path=False)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

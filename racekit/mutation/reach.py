@@ -107,7 +107,7 @@ def driver_roots(driver_source: str, module_name: str, defs: dict[str, ast.AST])
     """What the engine driver module takes from the system module (attributes and worker targets)."""
     tree = ast.parse(driver_source)
     package, _, short = module_name.rpartition(".")
-    aliases = set()
+    aliases: set[str] = set()
     roots: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == package:

@@ -27,6 +27,7 @@ mutant's status:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -160,10 +161,8 @@ def run_check(
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _record(stdout: bytes, system: str, variant: str) -> dict[str, Any] | None:
@@ -220,13 +219,21 @@ def baseline(root: Path, system: str, variant: str, profile: str, coverage: bool
     return Baseline(system, variant, run, False, f"the unmutated check is not clean ({status}): {message}")
 
 
+MIN_TIMEOUT = 240.0
+
+
 def auto_timeout(base: Baseline | None, given: float | None) -> float:
-    """Per-mutant limit: given, else ten times the unmutated check, at least a minute."""
+    """Per-mutant limit: given, else 20x the unmutated check, at least four minutes.
+
+    Generous on purpose: a *killed* mutant costs more than a clean run - the
+    check minimizes the counterexample and replays it on every sibling - and
+    a shared machine stretches wall-clock time; a timeout must mean a hang.
+    """
     if given is not None:
         return given
     if base is None:
-        return 300.0
-    return max(60.0, 10.0 * base.run.seconds)
+        return 2 * MIN_TIMEOUT
+    return max(MIN_TIMEOUT, 20.0 * base.run.seconds)
 
 
 def run_mutants(
@@ -245,20 +252,20 @@ def run_mutants(
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         if coverage:
             futures = {pool.submit(baseline, root, s, v, profile, True, timeout or 600.0): (s, v) for s, v in variants}
-            for fut in as_completed(futures):
-                b = fut.result()
-                bases[futures[fut]] = b
-                on_baseline(b)
+            for done in as_completed(futures):
+                base = done.result()
+                bases[futures[done]] = base
+                on_baseline(base)
         results: dict[int, MutantResult] = {}
         todo: list[tuple[int, Mutant, float]] = []
         for i, m in enumerate(mutants):
-            b = bases.get((m.system, m.variant))
-            if b is not None and not b.ok:
-                results[i] = MutantResult(m, "skipped", message=b.message)
-            elif b is not None and not set(m.anchors) & b.run.lines:
+            found = bases.get((m.system, m.variant))
+            if found is not None and not found.ok:
+                results[i] = MutantResult(m, "skipped", message=found.message)
+            elif found is not None and not set(m.anchors) & found.run.lines:
                 results[i] = MutantResult(m, "uncovered", message="the unmutated check never runs this line")
             else:
-                todo.append((i, m, auto_timeout(b, timeout)))
+                todo.append((i, m, auto_timeout(found, timeout)))
         for r in results.values():
             on_result(r)
         running = {pool.submit(_run_one, root, m, profile, limit): i for i, m, limit in todo}

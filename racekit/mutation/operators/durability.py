@@ -22,7 +22,15 @@ from collections.abc import Iterator
 from racekit.mutation.operators import Mutation, Unit, operator
 from racekit.mutation.operators.locks import split_points
 from racekit.mutation.operators.shapes import header_text, local_names, movable, txn_blocks, unwrap
-from racekit.mutation.source import Edit, call_name, receiver, sql_literal, stmt_call, txn_keyword, walk_local
+from racekit.mutation.source import (
+    Edit,
+    call_name,
+    receiver,
+    sql_literal,
+    stmt_call,
+    txn_keyword,
+    walk_local,
+)
 
 
 def _statements(node: ast.AST) -> Iterator[ast.stmt]:
@@ -92,10 +100,14 @@ def _sql_statements(unit: Unit, recv: str, after: int, before: int) -> list[ast.
         if id(stmt) in handlers or not (after < stmt.lineno and (stmt.end_lineno or stmt.lineno) < before):
             continue
         for node in walk_local(stmt):
-            if sql_literal(node) is not None and txn_keyword(node) is None and isinstance(node, ast.Call):
-                if receiver(node, unit.src) == recv:
-                    found.append(stmt)
-                    break
+            if (
+                isinstance(node, ast.Call)
+                and sql_literal(node) is not None
+                and txn_keyword(node) is None
+                and receiver(node, unit.src) == recv
+            ):
+                found.append(stmt)
+                break
     return sorted(found, key=lambda s: s.lineno)
 
 

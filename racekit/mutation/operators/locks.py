@@ -125,9 +125,9 @@ def swap_lock_order(unit: Unit) -> Iterator[Mutation]:
             yield Mutation(block, (Edit(src.start(outer), src.end(outer), src.segment(inner)),
                                    Edit(src.start(inner), src.end(inner), src.segment(outer))),
                            note="nested locks swapped")
-    for first, second in acquire_statements(src, unit.node):
-        a, _ = src.stmt_span(first)
-        _, b = src.stmt_span(second)
-        ia, ib = src.indent(first.lineno), src.indent(second.lineno)
-        swapped = reindent(src.block_text([second]), ib, ia) + reindent(src.block_text([first]), ia, ib)
-        yield Mutation(first, (Edit(a, b, swapped),), note="acquires swapped")
+    for one, two in acquire_statements(src, unit.node):
+        a, _ = src.stmt_span(one)
+        _, b = src.stmt_span(two)
+        ia, ib = src.indent(one.lineno), src.indent(two.lineno)
+        swapped = reindent(src.block_text([two]), ib, ia) + reindent(src.block_text([one]), ia, ib)
+        yield Mutation(one, (Edit(a, b, swapped),), note="acquires swapped")

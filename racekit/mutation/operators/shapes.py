@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from racekit.mutation.source import NOTIFY_CALLS, WAIT_CALLS, Source, calls_in, call_name, stmt_call
+from racekit.mutation.source import NOTIFY_CALLS, WAIT_CALLS, Source, call_name, calls_in, stmt_call
 
 _TXN_NAME = re.compile(r"(txn|transaction|atomic)", re.IGNORECASE)
 _ACQUIRE = re.compile(r"^acquire(_\w+)?$")
