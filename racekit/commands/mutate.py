@@ -122,7 +122,7 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
         click.echo(markdown([r.to_json() for r in results], notes), nl=False)
     else:
         print_terminal(results, bases, show_all)
-    run = [r for r in results if r.status in ("killed", "survived", "timeout", "error")]
+    run = [r for r in results if r.status in ("killed", "survived", "timeout", "error")]  # not equivalent ones
     sys.exit(0 if all(r.killed for r in run) else 1)
 
 
@@ -160,4 +160,6 @@ def _run(root: Path, mutants: list[Mutant], profile_name: str, jobs: int, covera
                 progress.console.log(f"{r.status:9} {r.mutant.system}/{r.mutant.variant} {r.mutant.id} ({r.seconds:.1f}s){prop}"[:200])
             progress.advance(task)
 
-        return run_mutants(root, mutants, profile_name, jobs, coverage, timeout, on_baseline, on_result)
+        from racekit.mutation.ledger import load
+
+        return run_mutants(root, mutants, profile_name, jobs, coverage, timeout, on_baseline, on_result, load(root))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from racekit.mutation.ledger import fingerprint
 from racekit.mutation.runner import Baseline, MutantResult
 
 RUN_STATUSES = ("killed", "survived", "timeout", "error")
@@ -58,7 +59,7 @@ def scores(results: Sequence[_HasStatus]) -> list[Score]:
     return [Score(s, c) for s, c in by.items()] + [Score("all", total)]
 
 
-COLUMNS = ("killed", "survived", "timeout", "error", "uncovered", "skipped")
+COLUMNS = ("killed", "survived", "timeout", "error", "equivalent", "uncovered", "skipped")
 
 
 def print_terminal(results: Sequence[MutantResult], bases: Sequence[Baseline], show_all: bool) -> None:
@@ -71,9 +72,10 @@ def print_terminal(results: Sequence[MutantResult], bases: Sequence[Baseline], s
     table = Table(title="racekit mutate")
     for col in ("system", "variant", "mutant", "operator", "where", "status", "property", "s"):
         table.add_column(col, overflow="fold")
-    style = {"killed": "green", "survived": "bold red", "timeout": "yellow", "error": "yellow", "uncovered": "dim", "skipped": "dim"}
+    style = {"killed": "green", "survived": "bold red", "timeout": "yellow", "error": "yellow", "equivalent": "cyan",
+             "uncovered": "dim", "skipped": "dim"}
     for r in results:
-        if not show_all and r.status in ("killed", "uncovered", "skipped"):
+        if not show_all and r.status in ("killed", "equivalent", "uncovered", "skipped"):
             continue
         m = r.mutant
         table.add_row(m.system, m.variant, m.id, m.operator, m.where.split(" ", 1)[-1], f"[{style[r.status]}]{r.status}[/]",
@@ -94,6 +96,9 @@ def print_terminal(results: Sequence[MutantResult], bases: Sequence[Baseline], s
             m = r.mutant
             console.rule(f"survivor {m.system}/{m.variant} {m.id} ({m.note})")
             console.print(Syntax(m.diff(), "diff", theme="ansi_dark", background_color="default"))
+            console.print(f"[dim]equivalent? record it in mutants/equivalent.toml: system = {m.system!r}, "
+                          f"variant = {m.variant!r}, mutant = '{m.operator}:{m.function}', "
+                          f"fingerprint = '{fingerprint(m)}', why = '...'[/]")
 
 
 def markdown(rows: Sequence[dict[str, Any]], notes: Sequence[str] = ()) -> str:
@@ -113,11 +118,12 @@ def markdown(rows: Sequence[dict[str, Any]], notes: Sequence[str] = ()) -> str:
     for op, c in by_op.items():
         out.append(f"| {op} | " + " | ".join(str(c.get(x, 0)) for x in COLUMNS) + f" | {Score(op, c).percent()} |")
     out.append("")
-    notable = [r for r in rows if r["status"] in ("survived", "timeout", "error")]
+    notable = [r for r in rows if r["status"] in ("survived", "timeout", "error", "equivalent")]
     if notable:
-        out += ["| system/variant | mutant | where | change | status |", "|---|---|---|---|---|"]
+        out += ["| system/variant | mutant | where | change | status | why / message |", "|---|---|---|---|---|---|"]
         for r in notable:
-            out.append(f"| {r['system']}/{r['variant']} | `{r['mutant']}` | `{r['where']}` | {r['note']} | {r['status']} |")
+            why = str(r.get("message", "")).replace("|", "\\|")
+            out.append(f"| {r['system']}/{r['variant']} | `{r['mutant']}` | `{r['where']}` | {r['note']} | {r['status']} | {why} |")
         out.append("")
     out += [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"

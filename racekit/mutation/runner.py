@@ -22,7 +22,9 @@ mutant's status:
   group is killed: no worker outlives it);
 * ``error``    - the harness crashed or explored nothing;
 * ``skipped``  - the variant needs a server this machine lacks;
-* ``uncovered`` - not run: the unmutated check never executes its line.
+* ``uncovered`` - not run: the unmutated check never executes its line;
+* ``equivalent`` - survived, and a person has argued it cannot be killed
+  (:mod:`racekit.mutation.ledger`).
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ from typing import Any
 from racekit.mutation import probe
 from racekit.mutation.coverage import instrument
 from racekit.mutation.generate import Mutant
+from racekit.mutation.ledger import Judgment, fingerprint, judged
 
-STATUSES = ("killed", "survived", "timeout", "error", "skipped", "uncovered")
+STATUSES = ("killed", "survived", "timeout", "error", "equivalent", "skipped", "uncovered")
 CHECK = "from racekit.cli import main; main()"
 
 
@@ -87,6 +90,7 @@ class MutantResult:
             "property": self.prop,
             "seconds": round(self.seconds, 2),
             "note": m.note,
+            "fingerprint": fingerprint(m),
         }
         if self.message:
             row["message"] = self.message
@@ -245,6 +249,7 @@ def run_mutants(
     timeout: float | None,
     on_baseline: Callable[[Baseline], None] = lambda b: None,
     on_result: Callable[[MutantResult], None] = lambda r: None,
+    judgments: Sequence[Judgment] = (),
 ) -> tuple[list[MutantResult], list[Baseline]]:
     """Baselines of every variant involved, then every covered mutant, ``jobs`` at a time."""
     variants = sorted({(m.system, m.variant) for m in mutants}, key=lambda sv: [(m.system, m.variant) for m in mutants].index(sv))
@@ -268,7 +273,7 @@ def run_mutants(
                 todo.append((i, m, auto_timeout(found, timeout)))
         for r in results.values():
             on_result(r)
-        running = {pool.submit(_run_one, root, m, profile, limit): i for i, m, limit in todo}
+        running = {pool.submit(_run_one, root, m, profile, limit, judgments): i for i, m, limit in todo}
         for fut in as_completed(running):
             res = fut.result()
             results[running[fut]] = res
@@ -276,7 +281,12 @@ def run_mutants(
     return [results[i] for i in range(len(mutants))], [bases[v] for v in variants if v in bases]
 
 
-def _run_one(root: Path, m: Mutant, profile: str, timeout: float) -> MutantResult:
+def _run_one(root: Path, m: Mutant, profile: str, timeout: float, judgments: Sequence[Judgment] = ()) -> MutantResult:
     run = run_check(root, m.system, m.variant, m.text, profile, timeout)
     status, prop, message = verdict(run)
+    judgment = judged(m, list(judgments))
+    if judgment is not None and status == "survived":
+        return MutantResult(m, "equivalent", None, run.seconds, judgment.why)
+    if judgment is not None and status == "killed":
+        message = f"judged equivalent in mutants/equivalent.toml, yet killed: the judgment is wrong ({message})"
     return MutantResult(m, status, prop, run.seconds, message)
