@@ -139,3 +139,38 @@ def test_generating_and_copying_never_touch_the_catalogue(tmp_path: Path) -> Non
     assert (tmp_path / "systems" / "bounded_queue.py").read_bytes() == path.read_bytes()
     assert not list(tmp_path.rglob("__pycache__"))
     assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns) == before
+
+
+def test_equivalence_judgments_follow_the_code_not_the_line_numbers(tmp_path: Path) -> None:
+    from racekit.mutation.generate import mutants_of
+    from racekit.mutation.ledger import Judgment, fingerprint, judged, key
+    from racekit.mutation.reach import everything
+
+    code = "class C:\n    def get(self):\n        with self.lock:\n            return self.value\n"
+    shifted = "# a comment\n\n" + code
+    changed = code.replace("self.value", "self.other")
+
+    def only(text: str):  # type: ignore[no-untyped-def]
+        (m,) = mutants_of(text, "s.py", everything(ast.parse(text)), select_operators(["remove_lock"]), "s", "v")
+        return m
+
+    m = only(code)
+    assert key(m) == "remove_lock:C.get"
+    j = Judgment("s", "v", key(m), fingerprint(m), "one atomic load")
+    assert judged(m, [j]) is j
+    assert judged(only(shifted), [j]) is j  # moved down two lines: same judgment
+    assert judged(only(changed), [j]) is None  # the code argued about changed: the judgment lapses
+
+
+def test_ledger_entries_need_an_argument(tmp_path: Path) -> None:
+    from racekit.errors import InvalidDefinition
+    from racekit.mutation.ledger import LEDGER, load
+
+    assert load(tmp_path) == []
+    (tmp_path / LEDGER).parent.mkdir()
+    (tmp_path / LEDGER).write_text('[[equivalent]]\nsystem = "s"\nvariant = "v"\nmutant = "m:f"\nfingerprint = "x"\nwhy = " "\n')
+    with pytest.raises(InvalidDefinition, match="gives no argument"):
+        load(tmp_path)
+    (tmp_path / LEDGER).write_text('[[equivalent]]\nsystem = "s"\n')
+    with pytest.raises(InvalidDefinition, match="lacks variant, mutant, fingerprint, why"):
+        load(tmp_path)

@@ -35,7 +35,8 @@ def _fail(message: str) -> None:
 @click.option("--operators", "operator_names", default="", metavar="NAMES",
               help="comma-separated operators or families (default: all; see --list-operators)")
 @click.option("--mutant", "mutant_ids", multiple=True, metavar="ID",
-              help="only this mutant: its id, or OPERATOR:FUNCTION for all of one operator's in one function (repeatable)")
+              help="only this mutant: its id, or [SYSTEM/VARIANT/]OPERATOR:FUNCTION[#K] - one operator's mutants"
+                   " in one function (the K-th of them) (repeatable)")
 @click.option("--limit", type=click.IntRange(1), default=None, help="at most N mutants per variant (round-robin over operators)")
 @click.option("--profile", "profile_name", default="ci", type=click.Choice(["smoke", "ci", "deep"]), show_default=True,
               help="the racekit check profile each mutant runs under")
@@ -100,8 +101,15 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
                 raise RacekitError(f"{name}/{v.name} is a broken variant: mutate plants bugs in fixed variants")
             mutants += limited(variant_mutants(root, name, v, operators), limit)
     if mutant_ids:
+        nth: dict[str, int] = {}  # "#k": the k-th mutant of one operator in one function, in file order
+        for m in mutants:
+            group = f"{m.system}/{m.variant}/{m.operator}:{m.function}"
+            nth[m.id + group] = nth[group] = nth.get(group, 0) + 1
+
         def keys(m: Mutant) -> set[str]:
-            return {m.id, f"{m.operator}:{m.function}"}
+            short, group = f"{m.operator}:{m.function}", f"{m.system}/{m.variant}/{m.operator}:{m.function}"
+            k = nth[m.id + group]
+            return {m.id, short, group, f"{short}#{k}", f"{group}#{k}"}
 
         unknown = [sel for sel in mutant_ids if not any(sel in keys(m) for m in mutants)]
         if unknown:
