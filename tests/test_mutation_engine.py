@@ -174,3 +174,11 @@ def test_ledger_entries_need_an_argument(tmp_path: Path) -> None:
     (tmp_path / LEDGER).write_text('[[equivalent]]\nsystem = "s"\n')
     with pytest.raises(InvalidDefinition, match="lacks variant, mutant, fingerprint, why"):
         load(tmp_path)
+
+
+def test_the_catalogue_ledger_parses_and_every_judgment_argues() -> None:
+    from racekit.mutation.ledger import load
+
+    judgments = load(ROOT)
+    assert judgments, "mutants/equivalent.toml holds the catalogue's equivalence judgments"
+    assert all(len(j.why) > 40 for j in judgments)

@@ -21,6 +21,7 @@ from racekit.errors import RacekitError
 
 if TYPE_CHECKING:
     from racekit.mutation.generate import Mutant
+    from racekit.mutation.ledger import Judgment
     from racekit.mutation.runner import Baseline, MutantResult
 
 
@@ -120,13 +121,21 @@ def _mutate(systems: tuple[str, ...], variant_names: tuple[str, ...], operator_n
         return
     if not mutants:
         raise RacekitError("no mutants: no operator applies to the selected code")
-    results, bases = _run(root, mutants, profile_name, jobs or os.cpu_count() or 1, coverage, timeout)
+    from racekit.mutation.ledger import lapsed, load
+
+    judgments = load(root)
+    stale = [] if mutant_ids or limit or operator_names else lapsed(judgments, mutants)
+    for j in stale:
+        click.echo(f"racekit: warning: {j.system}/{j.variant} {j.mutant} in mutants/equivalent.toml matches no "
+                   "mutant any more (its code changed): judge it again", err=True)
+    results, bases = _run(root, mutants, profile_name, jobs or os.cpu_count() or 1, coverage, timeout, judgments)
     from racekit.mutation.report import markdown, print_terminal
 
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=1))
     elif as_markdown:
         notes = [f"{b.system}/{b.variant}: {b.message}" for b in bases if not b.ok]
+        notes += [f"{j.system}/{j.variant} `{j.mutant}`: judged equivalent, but its code changed - judge again" for j in stale]
         click.echo(markdown([r.to_json() for r in results], notes), nl=False)
     else:
         print_terminal(results, bases, show_all)
@@ -146,7 +155,7 @@ def _list(mutants: list[Mutant], as_json: bool) -> None:
 
 
 def _run(root: Path, mutants: list[Mutant], profile_name: str, jobs: int, coverage: bool,
-         timeout: float | None) -> tuple[list[MutantResult], list[Baseline]]:
+         timeout: float | None, judgments: list[Judgment]) -> tuple[list[MutantResult], list[Baseline]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -168,6 +177,4 @@ def _run(root: Path, mutants: list[Mutant], profile_name: str, jobs: int, covera
                 progress.console.log(f"{r.status:9} {r.mutant.system}/{r.mutant.variant} {r.mutant.id} ({r.seconds:.1f}s){prop}"[:200])
             progress.advance(task)
 
-        from racekit.mutation.ledger import load
-
-        return run_mutants(root, mutants, profile_name, jobs, coverage, timeout, on_baseline, on_result, load(root))
+        return run_mutants(root, mutants, profile_name, jobs, coverage, timeout, on_baseline, on_result, judgments)

@@ -84,3 +84,13 @@ def judged(m: Mutant, judgments: list[Judgment]) -> Judgment | None:
         if (j.system, j.variant, j.mutant, j.fingerprint) == (m.system, m.variant, key(m), fp):
             return j
     return None
+
+
+def lapsed(judgments: list[Judgment], mutants: list[Mutant]) -> list[Judgment]:
+    """Judgments about the selected variants that match no current mutant: the code they argued about changed."""
+    selected = {(m.system, m.variant) for m in mutants}
+    current = {(m.system, m.variant, key(m), fingerprint(m)) for m in mutants}
+    return [
+        j for j in judgments
+        if (j.system, j.variant) in selected and (j.system, j.variant, j.mutant, j.fingerprint) not in current
+    ]
