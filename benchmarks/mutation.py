@@ -8,6 +8,10 @@ given systems, default all) and keeps its rows in ``--out``; both forms
 print the Markdown tables (score per system and per operator, every mutant
 that was not killed).  Re-run after engine changes and paste the tables
 into docs/mutation.md: the numbers there are the output of this script.
+
+``--from`` applies the *current* ``mutants/equivalent.toml`` to the saved
+rows (a survivor judged equivalent since the run becomes ``equivalent``),
+so new judgments need no new run.
 """
 
 from __future__ import annotations
@@ -17,8 +21,33 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from racekit.mutation.report import markdown
+
+
+def relabel(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Survivors that a judgment in the catalogue's ledger now covers become ``equivalent``."""
+    from racekit.catalogue import catalogue_root, load_system
+    from racekit.mutation.generate import select_operators, variant_mutants
+    from racekit.mutation.ledger import judged, load
+
+    root = catalogue_root()
+    judgments = load(root)
+    mutants: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if row["status"] != "survived":
+            continue
+        sv = (row["system"], row["variant"])
+        if sv not in mutants:
+            variant = load_system(sv[0], root).variant(sv[1])
+            mutants[sv] = {m.id: m for m in variant_mutants(root, sv[0], variant, select_operators(None))}
+        m = mutants[sv].get(row["mutant"])
+        j = judged(m, judgments) if m is not None else None
+        if j is not None:
+            row["status"], row["message"] = "equivalent", j.why
+            row.pop("diff", None)
+    return rows
 
 
 def main() -> int:
@@ -29,7 +58,7 @@ def main() -> int:
     parser.add_argument("--from", dest="source", type=Path, default=None, help="print the tables of a saved run")
     args = parser.parse_args()
     if args.source is not None:
-        rows = json.loads(args.source.read_text())
+        rows = relabel(json.loads(args.source.read_text()))
     else:
         cmd = [sys.executable, "-c", "from racekit.cli import main; main()", "mutate", *args.systems, "--json"]
         if args.jobs:
