@@ -182,3 +182,13 @@ def test_the_catalogue_ledger_parses_and_every_judgment_argues() -> None:
     judgments = load(ROOT)
     assert judgments, "mutants/equivalent.toml holds the catalogue's equivalence judgments"
     assert all(len(j.why) > 40 for j in judgments)
+
+
+def test_the_same_added_line_in_two_places_has_two_fingerprints() -> None:
+    from racekit.mutation.generate import mutants_of
+    from racekit.mutation.ledger import fingerprint
+    from racekit.mutation.reach import everything
+
+    code = "class C:\n    def f(self):\n        with self.lock:\n            self.a = 1\n            self.b = 2\n            self.c = 3\n"
+    splits = mutants_of(code, "s.py", everything(ast.parse(code)), select_operators(["split_critical_section"]))
+    assert len(splits) == 2 and fingerprint(splits[0]) != fingerprint(splits[1])

@@ -44,13 +44,17 @@ class Judgment:
 
 
 def fingerprint(m: Mutant) -> str:
-    """A short hash of the lines the mutant removes and adds (stripped), in order."""
-    changed = [
+    """A short hash of the diff's lines - changed and one line of context each side - without positions.
+
+    The context matters: splitting a lock block after its first or after its
+    second statement adds the same line, ``with self.lock:``, in two places.
+    """
+    lines = [
         line[0] + line[1:].strip()
-        for line in m.diff(context=0).splitlines()
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        for line in m.diff(context=1).splitlines()
+        if line[:1] in "+- " and not line.startswith(("+++", "---"))
     ]
-    return hashlib.sha256("\n".join(changed).encode()).hexdigest()[:12]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
 
 
 def key(m: Mutant) -> str:
