@@ -13,7 +13,7 @@ import ast
 import difflib
 import importlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from racekit.catalogue import Variant, load_system
@@ -107,13 +107,12 @@ def mutants_of(
                     mid, k = f"{mutant.id}#{k}", k + 1
                 seen_ids.add(mid)
                 out.append(mutant if mid == mutant.id else _renamed(mutant, mid))
-    out.sort(key=lambda m: (m.line, list(ops).index(next(o for o in ops if o.name == m.operator))))
+    rank = {op.name: i for i, op in enumerate(ops)}
+    out.sort(key=lambda m: (m.line, rank[m.operator]))
     return out
 
 
 def _renamed(m: Mutant, new_id: str) -> Mutant:
-    from dataclasses import replace
-
     return replace(m, id=new_id)
 
 
@@ -131,7 +130,7 @@ def _build(
     line = getattr(m.node, "lineno", unit.node.lineno)
     col = getattr(m.node, "col_offset", 0)
     mid = f"{op.name}@{line}:{col}" + (f"/{m.tag}" if m.tag else "")
-    anchors = m.anchors or anchor_lines(unit.node, m.node, src)
+    anchors = anchor_lines(unit.node, m.node, src)
     return Mutant(system, variant, mid, op.name, op.family, path, line, unit.qualname, m.note, src.text, new_text, anchors)
 
 

@@ -252,7 +252,7 @@ def run_mutants(
     judgments: Sequence[Judgment] = (),
 ) -> tuple[list[MutantResult], list[Baseline]]:
     """Baselines of every variant involved, then every covered mutant, ``jobs`` at a time."""
-    variants = sorted({(m.system, m.variant) for m in mutants}, key=lambda sv: [(m.system, m.variant) for m in mutants].index(sv))
+    variants = list(dict.fromkeys((m.system, m.variant) for m in mutants))
     bases: dict[tuple[str, str], Baseline] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         if coverage:

@@ -95,18 +95,12 @@ class Source:
 def reindent(block: str, old: str, new: str) -> str:
     """Move every line of ``block`` from indentation ``old`` to ``new``.
 
-    Lines indented less than ``old`` (continuation lines of a string, blank
-    lines) keep what they have beyond the common part.
+    Lines that do not start with ``old`` (blank lines, continuation lines of
+    a string literal) are kept as they are.
     """
-    out = []
-    for line in block.splitlines(keepends=True):
-        if line.startswith(old):
-            out.append(new + line[len(old) :])
-        elif not line.strip():
-            out.append(line)
-        else:
-            out.append(line)
-    return "".join(out)
+    return "".join(
+        new + line[len(old) :] if line.startswith(old) else line for line in block.splitlines(keepends=True)
+    )
 
 
 def apply(text: str, edits: Iterable[Edit]) -> str:

@@ -44,7 +44,6 @@ class Mutation:
     edits: tuple[Edit, ...]
     tag: str = ""  # tells apart several mutations of one node ("+1", "2", ...)
     note: str = ""  # what changed, in a few words
-    anchors: tuple[int, ...] = ()  # lines whose execution means the mutant is reached (default: node's statement)
 
 
 OperatorFn = Callable[[Unit], Iterator[Mutation]]

@@ -22,7 +22,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from racekit.mutation.source import NOTIFY_CALLS, WAIT_CALLS, Source, call_name, calls_in, stmt_call
+from racekit.mutation.source import (
+    NOTIFY_CALLS,
+    WAIT_CALLS,
+    Source,
+    call_name,
+    calls_in,
+    reindent,
+    statement_lists,
+    stmt_call,
+)
 
 _TXN_NAME = re.compile(r"(txn|transaction|atomic)", re.IGNORECASE)
 _ACQUIRE = re.compile(r"^acquire(_\w+)?$")
@@ -81,8 +90,6 @@ def body_indent(src: Source, block: ast.With | ast.Try) -> str:
 
 def unwrap(src: Source, block: ast.With | ast.Try, body: list[ast.stmt]) -> str:
     """``body`` re-indented to where ``block`` starts: the block without its wrapper."""
-    from racekit.mutation.source import reindent
-
     return reindent(src.block_text(body), body_indent(src, block), src.indent(block.lineno))
 
 
@@ -97,8 +104,6 @@ class AcquirePair:
 
 
 def acquire_pairs(src: Source, node: ast.AST) -> Iterator[AcquirePair]:
-    from racekit.mutation.source import statement_lists
-
     for stmts in statement_lists(node):
         for k, stmt in enumerate(stmts):
             call = stmt_call(stmt)
@@ -127,8 +132,6 @@ def acquire_pairs(src: Source, node: ast.AST) -> Iterator[AcquirePair]:
 
 def acquire_statements(src: Source, node: ast.AST) -> Iterator[tuple[ast.Expr, ast.Expr]]:
     """Two consecutive ``a.acquire()`` / ``b.acquire()`` statements on different objects."""
-    from racekit.mutation.source import statement_lists
-
     for stmts in statement_lists(node):
         for first, second in zip(stmts, stmts[1:], strict=False):
             c1, c2 = stmt_call(first), stmt_call(second)
