@@ -86,3 +86,13 @@ def test_list_json_gives_each_mutant_with_its_diff() -> None:
     assert {r["operator"] for r in rows} >= {"remove_lock", "drop_assignment"}
     for r in rows:
         assert r["diff"].startswith("--- a/systems/counter.py") and r["where"].startswith("systems/counter.py:")
+
+
+def test_check_variant_runs_only_that_variant() -> None:
+    # the option racekit mutate relies on: one variant's check, nothing else
+    res = racekit("check", "counter", "--variant", "locked", "--json", "--no-save", "-j", "1", "--profile", "smoke", timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads(res.stdout)
+    assert [(r["variant"], r["outcome"]) for r in rows] == [("locked", "clean")]
+    bad = racekit("check", "counter", "--variant", "nope", timeout=60)
+    assert bad.returncode == 2 and "has no variant 'nope'" in bad.stderr
