@@ -22,6 +22,41 @@ from systems import fan_out
 LATENCIES = (0.1, 0.5, 1.0, 3.0)
 
 
+# ------------------------------------------- in-process downstreams (the harness)
+@dataclass
+class CallLog:
+    """What the in-process downstreams saw: (event, name, virtual time)."""
+
+    events: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def running(self) -> list[str]:
+        """Downstreams whose call started and has not ended (finished, failed or cancelled)."""
+        open_: dict[str, int] = {}
+        for event, name, _ in self.events:
+            open_[name] = open_.get(name, 0) + (1 if event == "start" else -1)
+        return sorted(n for n, k in open_.items() if k > 0)
+
+
+def fake(name: str, latency: float, fails: bool, log: CallLog) -> fan_out.Call:
+    """An in-process downstream: answers ``name.upper()`` after ``latency`` virtual seconds (or fails)."""
+
+    async def call() -> str:
+        loop = asyncio.get_running_loop()
+        log.events.append(("start", name, loop.time()))
+        try:
+            await asyncio.sleep(latency)
+            if fails:
+                raise fan_out.DownstreamError(f"{name} failed")
+            return name.upper()
+        except asyncio.CancelledError:
+            log.events.append(("cancelled", name, loop.time()))
+            raise
+        finally:
+            log.events.append(("end", name, loop.time()))
+
+    return call
+
+
 @dataclass
 class Request:
     """One run: the service, what its downstreams saw, what the caller got and when."""
@@ -29,7 +64,7 @@ class Request:
     downstreams: list[Downstream]
     deadline: float
     service: Any = None
-    log: fan_out.CallLog = field(default_factory=fan_out.CallLog)
+    log: CallLog = field(default_factory=CallLog)
     answer: fan_out.Answer | None = None
     error: str | None = None
     answered_at: float | None = None
@@ -71,7 +106,7 @@ class Machine(AsyncMachine):
     @classmethod
     def setup(cls, variant: Variant, scenario: Any) -> Request:
         req = Request(downstreams_of(scenario), float(scenario["deadline"]))
-        calls = {d.name: fan_out.fake(d.name, d.latency, d.fails, req.log) for d in req.downstreams}
+        calls = {d.name: fake(d.name, d.latency, d.fails, req.log) for d in req.downstreams}
         req.service = variant.factory(calls, req.deadline)
         return req
 

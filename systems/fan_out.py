@@ -3,9 +3,9 @@
 The service is plain asyncio: ``handle()`` calls every downstream (an
 ``async`` callable per name) and builds an :class:`Answer` of the results
 it has and the downstreams it is missing.  The same classes run in two
-worlds: under racekit.aio with in-process downstreams (:func:`fake`, virtual
-time: the exploration) and against real HTTP downstreams with httpx
-(benchmarks/fan_out.py).
+worlds: under racekit.aio with in-process downstreams (virtual time: the
+exploration, stateful_tests/test_fan_out.py) and against real HTTP
+downstreams with httpx (benchmarks/fan_out.py).
 
 Variants:
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from racekit import System, Variant
@@ -103,41 +103,6 @@ def collect(tasks: Mapping[str, asyncio.Task[Any]]) -> Answer:
         if task.done() and not task.cancelled():
             task.exception()  # retrieved: a failed call is reported as missing, not logged
     return Answer(results, sorted(set(tasks) - set(results)))
-
-
-# ------------------------------------------------------------ downstreams
-@dataclass
-class CallLog:
-    """What the in-process downstreams saw: (event, name, virtual time)."""
-
-    events: list[tuple[str, str, float]] = field(default_factory=list)
-
-    def running(self) -> list[str]:
-        """Downstreams whose call started and has not ended (finished, failed or cancelled)."""
-        open_: dict[str, int] = {}
-        for event, name, _ in self.events:
-            open_[name] = open_.get(name, 0) + (1 if event == "start" else -1)
-        return sorted(n for n, k in open_.items() if k > 0)
-
-
-def fake(name: str, latency: float, fails: bool, log: CallLog) -> Call:
-    """An in-process downstream: answers ``name.upper()`` after ``latency`` virtual seconds (or fails)."""
-
-    async def call() -> str:
-        loop = asyncio.get_running_loop()
-        log.events.append(("start", name, loop.time()))
-        try:
-            await asyncio.sleep(latency)
-            if fails:
-                raise DownstreamError(f"{name} failed")
-            return name.upper()
-        except asyncio.CancelledError:
-            log.events.append(("cancelled", name, loop.time()))
-            raise
-        finally:
-            log.events.append(("end", name, loop.time()))
-
-    return call
 
 
 def _service(cls: type[WaitsForAll]) -> Callable[[Mapping[str, Call], float], WaitsForAll]:
