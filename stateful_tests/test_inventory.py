@@ -33,6 +33,8 @@ TARGET = "systems.inventory"
 
 
 class InventoryDriver(Driver):
+    target_module = TARGET  # the module whose client runs in the workers (a test may plant a mutant)
+
     def __init__(self, variant: str, stock: dict[str, int], clients: list[list[list[Any]]]) -> None:
         self.variant = variant
         self.stock = dict(stock)
@@ -53,7 +55,7 @@ class InventoryDriver(Driver):
             inventory.sqlite_setup(self.target, self.stock)
         for i, ops in enumerate(self.clients):
             label = ", ".join(f"reserve({sku!r}, {qty})" for sku, qty in ops)
-            task = run.submit(f"c{i}", f"{TARGET}:client",
+            task = run.submit(f"c{i}", f"{self.target_module}:client",
                               {"target": self.target, "strategy": self.variant, "name": f"c{i}", "ops": ops}, label=label)
             task.meta["ops"] = ops
 

@@ -45,6 +45,8 @@ MAX_ATTEMPTS = 4
 
 
 class PaymentDriver(Driver):
+    target = TARGET  # the module whose pay/recover run in the workers (a test may plant a mutant)
+
     def __init__(self, variant: str, requests: list[list[Any]]) -> None:
         self.variant = variant
         self.queues: dict[str, list[tuple[str, int]]] = {}
@@ -74,7 +76,7 @@ class PaymentDriver(Driver):
         if n == 1:
             self.op[client] = run.invoke(client, "pay", (key, amount))
         lane = f"worker-{client}" if n == 1 else f"worker-{client}-retry{n - 1}"
-        task = run.submit(lane, f"{TARGET}:pay", {**self._args(), "key": key, "amount": amount},
+        task = run.submit(lane, f"{self.target}:pay", {**self._args(), "key": key, "amount": amount},
                           label=f"POST /pay Idempotency-Key={key} amount={amount}")
         task.meta["client"] = client
 
@@ -104,7 +106,7 @@ class PaymentDriver(Driver):
 
     def on_killed(self, run: Run, task: Task) -> None:
         self.restarts += 1
-        run.submit(f"restart-{self.restarts}", f"{TARGET}:recover", self._args(), label="worker restart: recover pending payments")
+        run.submit(f"restart-{self.restarts}", f"{self.target}:recover", self._args(), label="worker restart: recover pending payments")
         client = task.meta.get("client")
         if client is None:
             return
