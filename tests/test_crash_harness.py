@@ -75,7 +75,7 @@ class Race(Driver):
             run.submit(f"t{i}", f"{T}:racy_increment", {"path": self.path})
 
     def finish(self, run: Run) -> None:
-        got = int(Path(self.path).read_text())
+        got = int(Path(self.path).read_text() or "0")  # truncated, never rewritten: 0
         if got != self.n:
             raise Violation("no-lost-update", f"{self.n} increments gave {got}")
 
@@ -113,25 +113,46 @@ def test_points_are_noops_outside_a_harness() -> None:
 # -------------------------------------------------------------- step mode
 
 
+LINES_POINTS = [
+    "crashpoint after create #1",
+    "crashpoint after write #1", "crashpoint after-0 #1",
+    "crashpoint after write #2", "crashpoint after-1 #1",
+    "crashpoint after write #3", "crashpoint after-2 #1",
+]
+
+
 def test_a_run_without_kills_passes_every_point(session: Session) -> None:
+    """Points are automatic: after each operation (create, write) and each report; labels name them."""
     d = Lines(["a", "b", "c"])
     r = session.run(d, ReplayChooser([]), max_kills=1)
     assert not r.failed and r.kills == 0
     assert d.content == ["a", "b", "c"] and d.reported == ["a", "b", "c"]
-    points = [row["what"] for row in r.trace if row["what"].startswith("crashpoint")]
-    assert points == ["crashpoint after-0 #1", "crashpoint after-1 #1", "crashpoint after-2 #1"]
-    where = next(row["where"] for row in r.trace if row["what"].startswith("crashpoint"))
-    assert where.startswith("tests/test_crash_targets.py:")
+    points = [row["what"] for row in r.trace if row["what"].startswith(("crashpoint", "pausepoint"))]
+    assert points == LINES_POINTS
+    ops = [row["what"] for row in r.trace if row["what"].startswith(("create", "write"))]
+    assert ops == ["create out.txt", "write out.txt 2 bytes", "write out.txt 2 bytes", "write out.txt 2 bytes"]
+    wheres = [row["where"] for row in r.trace if row["what"].startswith("crashpoint")]
+    assert all(w.startswith("tests/test_crash_targets.py:") for w in wheres), wheres
+    assert r.stats["ops"] == 4
 
 
 @pytest.mark.parametrize("k", [0, 1, 2])
 def test_a_kill_lands_exactly_at_the_chosen_point(session: Session, k: int) -> None:
     d = Lines(["a", "b", "c"])
-    r = session.run(d, ReplayChooser([0] * k + [1]), max_kills=1)
+    at = LINES_POINTS.index(f"crashpoint after-{k} #1")
+    r = session.run(d, ReplayChooser([0] * at + [1]), max_kills=1)
     assert r.kills == 1
     assert d.killed_at == (f"after-{k}", 1, True)
     assert d.content == ["a", "b", "c"][: k + 1]  # what ran before the point, nothing after
     assert any(row["what"] == f"KILLED (SIGKILL) at after-{k} #1" for row in r.trace)
+
+
+def test_a_kill_after_an_unreported_write_keeps_the_write(session: Session) -> None:
+    d = Lines(["a", "b"])
+    at = LINES_POINTS.index("crashpoint after write #2")
+    r = session.run(d, ReplayChooser([0] * at + [1]), max_kills=1)
+    assert r.kills == 1 and d.killed_at == ("after write", 2, True)
+    assert d.content == ["a", "b"] and d.reported == ["a"]  # written, never acknowledged
 
 
 def test_same_choices_same_trace(session: Session) -> None:
@@ -305,7 +326,8 @@ def test_hypothesis_drives_kills_and_shrinks_them(session: Session) -> None:
 
     rep = explore_hypothesis(run, lambda draw: {"lines": ["a", "b", "c", "d"]}, max_examples=40)
     assert rep.found is not None
-    assert rep.found.choices == [0, 1]  # shrunk: the earliest kill that still fails
+    # shrunk: the earliest kill that still fails - right after the second write
+    assert rep.found.choices == [0] * LINES_POINTS.index("crashpoint after write #2") + [1]
 
 
 def test_minimize_drops_requests_and_choices(session: Session) -> None:

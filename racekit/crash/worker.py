@@ -4,10 +4,12 @@ It reads commands (JSON lines) on stdin and writes events (JSON lines) to
 file descriptor ``EVENT_FD``; the system's own output goes to stdout/stderr,
 which the parent points at a log file.  Commands:
 
-* ``{"op": "run", "target": "systems.x:fn", "args": {...}, "mode": "step"|"free"|"bare"}``
-  - call ``fn(**args)`` with the matching
-  point channel installed; answer ``done`` (with the JSON-able return value)
-  or ``error``.  Between points the worker runs freely.
+* ``{"op": "run", "target": "systems.x:fn", "args": {...}, "mode": "step"|"free"|"bare",
+  "durable": dir|null}`` - call ``fn(**args)`` with the matching point
+  channel installed; answer ``done`` (with the JSON-able return value) or
+  ``error``.  Between points the worker runs freely.  ``durable``: the
+  directory where :mod:`racekit.crash.files` records durable file state
+  (power loss modelled), or null.
 * ``{"op": "go"}`` - continue from a point (step mode).
 * ``{"op": "exit"}`` - leave.
 
@@ -39,7 +41,7 @@ import importlib  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-from racekit.crash import point  # noqa: E402
+from racekit.crash import db, point  # noqa: E402
 
 ALLOWED = ("systems.", "tests.", "racekit.crash.")
 
@@ -57,6 +59,7 @@ def resolve(target: str) -> Callable[..., Any]:
 def serve(events_fd: int) -> None:
     events = os.fdopen(events_fd, "wb", buffering=0)
     wire = point._Wire(events, sys.stdin.buffer)
+    db.install()  # sqlite3/psycopg connections made while a channel is installed are traced
     wire.send({"ev": "ready", "pid": os.getpid()})
     while True:
         cmd = wire.receive()
@@ -66,21 +69,25 @@ def serve(events_fd: int) -> None:
         if op != "run":
             wire.send({"ev": "error", "error": f"unknown command {op!r}", "tb": ""})
             continue
-        channel: point.Channel | None
+        channel: point.FreeChannel | None
         if cmd.get("mode") == "free":
             channel = point.FreeChannel(wire)
         elif cmd.get("mode") == "bare":
             channel = None  # production behaviour: points are no-ops, nothing is reported
         else:
-            channel = point.StepChannel(wire)
+            channel = point.StepChannel(wire, cmd.get("durable"))
         point.install(channel)
         try:
             result = resolve(str(cmd["target"]))(**cmd.get("args", {}))
         except Exception as exc:
             import traceback
 
+            if channel is not None:
+                channel.finish()  # the last gap is a stop: a kill there and nobody hears of the error
             wire.send({"ev": "error", "error": f"{type(exc).__name__}: {exc}", "tb": traceback.format_exc()})
         else:
+            if channel is not None:
+                channel.finish()  # a kill there: the work is done, the answer never arrives
             wire.send({"ev": "done", "result": result})
         finally:
             point.install(None)
