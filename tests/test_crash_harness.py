@@ -247,7 +247,7 @@ def test_shared_pools_close_and_workers_die_with_their_parent(tmp_path: Path) ->
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(ROOT))
     assert parent.stdout is not None
     pids = json.loads(parent.stdout.readline())
-    assert len(survivors(pids)) == 2
+    assert len(survivors(pids)) == 3  # the zygote and the two workers it forked, each in its own group
     parent.kill()
     parent.wait(10)
     assert wait_gone(pids, 10) == []
@@ -350,13 +350,33 @@ def test_minimize_drops_requests_and_choices(session: Session) -> None:
     assert best.scenario == 2 and nonzero(best.choices) == 1
 
 
-def test_worker_pool_reuses_survivors(tmp_path: Path) -> None:
-    with WorkerPool(ROOT, tmp_path / "log") as pool:
+@pytest.mark.parametrize("fork", [True, False])
+def test_worker_pool_reuses_survivors(tmp_path: Path, fork: bool) -> None:
+    with WorkerPool(ROOT, tmp_path / "log", fork=fork) as pool:
         w = pool.acquire()
         pool.release(w)
         assert pool.acquire() is w
+        assert (w.popen is None) == fork  # forked by the zygote, or a child of ours
         pool.discard(w)
+        assert not alive(w.pid)
         assert pool.started == 1
+        assert (pool.zygote is not None) == fork
+
+
+def test_forked_workers_run_kill_and_leave_nothing(tmp_path: Path) -> None:
+    """Workers forked by the zygote behave like spawned ones: kills land, grandchildren die, all reaped."""
+    with Session(ROOT, shared=False) as s:
+        assert s.pool is not None and s.pool.fork
+        d = One("spawn_child")
+        r = s.run(d, ReplayChooser([1]), max_kills=1)
+        assert r.kills == 1
+        grandchild = d.reports[0]["child"]
+        r = s.run(Race(), ReplayChooser([0, 1]))
+        assert r.failed and r.property == "no-lost-update"
+        groups = list(s.pool.groups)
+        assert s.pool.zygote is not None and s.pool.zygote.pid in groups
+    assert survivors(groups) == []
+    assert not alive(grandchild)
 
 
 def test_a_guarded_server_dies_with_its_owner(tmp_path: Path) -> None:

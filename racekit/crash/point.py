@@ -236,6 +236,15 @@ class _Gap:
     busy: bool = False
 
 
+def _short(op: Op) -> str:
+    """How a gap is named after its operation: ``COMMIT``, ``BEGIN IMMEDIATE``, ``write``."""
+    if op.kind != "sql" or not op.detail:
+        return op.kind
+    words = op.detail.split()
+    two = len(words) > 1 and words[0].upper() == "BEGIN" and words[1].upper() in ("IMMEDIATE", "EXCLUSIVE")
+    return " ".join(words[:2]) if two else words[0]
+
+
 class FreeChannel:
     """Run on; report stops as they pass (free mode: the parent kills after a delay)."""
 
@@ -269,8 +278,7 @@ class FreeChannel:
         self.ops += 1
         self.dirty = self.dirty or op.durable
         if op.visible or op.durable:
-            self.gap = _Gap(f"after {op.kind}" + (f" {op.detail.split()[0]}" if op.kind == "sql" and op.detail else ""),
-                            op.where)
+            self.gap = _Gap(f"after {_short(op)}", op.where)
 
     def finish(self) -> None:
         """The task returns or raises: its last gap is a stop (a kill there means no answer)."""

@@ -215,6 +215,7 @@ class Run:
         self.current: Task | None = None
         self._deadline = 0.0
         self.durable: Path | None = None  # the file layer's record of durable state (power loss modelled)
+        self._retried = False  # every waiter was let retry once since the last progress
         self.ops = 0
 
     # ------------------------------------------------------------ for drivers
@@ -308,6 +309,14 @@ class Run:
                 continue
             if not ready:
                 waiting = [t for t in self.tasks if t.state == "busy"]
+                if waiting and not self._retried:
+                    # Nobody else can move.  What a waiter is waiting for may have happened
+                    # after its last look (between its read and its busy point): each retries
+                    # once; only if all refuse again with no progress is it a deadlock.
+                    self._retried = True
+                    for t in waiting:
+                        t.state = "at"
+                    continue
                 if waiting:
                     names = ", ".join(f"{t.name} at {t.point[0] if t.point else '?'}" for t in waiting)
                     raise Violation("no-deadlock", f"every live task waits for another: {names}", kind="deadlock")
@@ -338,11 +347,13 @@ class Run:
             task.proc.send({"op": "go"})
         self._pump(task)
         if task.state != "busy":  # it moved (a refused retry is no progress): waiters may try again
+            self._retried = False
             for other in self.tasks:
                 if other is not task and other.state == "busy":
                     other.state = "at"
 
     def _start(self, task: Task) -> None:
+        self.pool.preload(task.target.partition(":")[0])
         task.proc = self.pool.acquire()
         task.proc.send(
             {"op": "run", "target": task.target, "args": task.args, "mode": self.mode if self.points else "bare",
