@@ -27,6 +27,7 @@ from racekit.crash.machine import Budget, CrashMachine, choice, ints, without_on
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.testing import variant_tests
 from specs.inventory import check_inventory
+from tests.crash_schedules import switch_at
 from systems import inventory
 
 TARGET = "systems.inventory"
@@ -173,9 +174,9 @@ def _stop_cluster() -> Iterator[None]:
 test_inventory = variant_tests(Machine)
 
 
-# What each strategy does in the canonical race: c0 reads, then c1 runs to the end, then c0 goes on.
+# What each strategy does in the canonical race: c0 reads (or, for the conditional UPDATE,
+# updates), then c1 runs to the end, then c0 goes on.
 RACE = {"stock": {"x": 1}, "clients": [[["x", 1]], [["x", 1]]]}
-SWITCH_AFTER_READ = [0, 1]
 EXPECTED = {
     "sqlite_implicit_txn": ("oversold", None),
     "sqlite_deferred": ("one reservation", "SQLITE_BUSY_SNAPSHOT"),
@@ -191,7 +192,10 @@ EXPECTED = {
 
 def race_outcome(name: str) -> tuple[str, str]:
     """(what happened, how the database reacted) for the canonical race on ``name``."""
-    out = Machine.replay(Machine.system.variant(name), RACE, SWITCH_AFTER_READ)
+    # inside BEGIN IMMEDIATE the read opens no gap (nobody else can write): switch right after the BEGIN
+    label = {"sqlite_conditional": "updated", "pg_conditional": "updated", "sqlite_immediate": "after BEGIN IMMEDIATE"}.get(
+        name, "read")
+    out = Machine.replay(Machine.system.variant(name), RACE, switch_at(Machine, name, RACE, [("c0", label)]))
     reaction = "; ".join(sorted({r["what"] for r in out.trace if "refused" in r["what"] or "waits" in r["what"]}))
     return ("oversold" if out.failed and out.property == "no-oversell" else "one reservation"), reaction
 
@@ -205,7 +209,7 @@ def test_sqlite_race_per_strategy(name: str) -> None:
 
 
 # c0 reads, c1 reads and updates (holding the row lock), c0 updates: c0 waits in the database.
-WAIT_RACE = [0, 1, 0, 1]
+WAIT_RACE = [("c0", "read"), ("c1", "written")]
 AFTER_WAIT = {
     "pg_read_committed": "oversold",  # the wait ends and c0 writes its stale value anyway
     "pg_repeatable_read": "one reservation",  # the wait ends in 40001, the retry reads 0
@@ -215,7 +219,7 @@ AFTER_WAIT = {
 
 @pytest.mark.parametrize("name", sorted(AFTER_WAIT))
 def test_pg_writer_waits_for_the_row_lock_then(name: str) -> None:
-    out = Machine.replay(Machine.system.variant(name), RACE, WAIT_RACE)
+    out = Machine.replay(Machine.system.variant(name), RACE, switch_at(Machine, name, RACE, WAIT_RACE))
     whats = [r["what"] for r in out.trace]
     assert "waits for a lock held by another worker (in the database)" in whats
     assert "lock granted: continues" in whats

@@ -30,6 +30,7 @@ TARGET = "systems.write_behind"
 
 class WriteBehindDriver(Driver):
     target = TARGET  # the module whose serve/recover run in the worker (a test may plant a mutant)
+    power_loss = True  # the log's durability rests on fsync: a kill takes the page cache with it
 
     def __init__(self, variant: str, ops: list[list[Any]]) -> None:
         self.variant = variant

@@ -327,14 +327,16 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
             os.fsync(fd)
             return
         j = _journal()
-        op = _op("fsync-dir", os.path.basename(full) or full, visible=False, durable=j is not None)
+        state = j.load() if j is not None else None
+        names = sorted(n for n in (state or {}).get("names", {}) if os.path.dirname(n) == full)
+        # the directory's own name may hold a run number: the trace shows the tracked names in it
+        op = _op("fsync-dir", ", ".join(os.path.basename(n) for n in names), visible=False, durable=j is not None)
         ch.before(op)
         os.fsync(fd)
-        if j is not None:
-            state = j.load()
-            for name, entry in state["names"].items():
-                if os.path.dirname(name) == full:
-                    entry[0] = entry[1]
+        if j is not None and state is not None:
+            for name in names:
+                entry = state["names"][name]
+                entry[0] = entry[1]
             j.save(state)
         ch.after(op)
     finally:

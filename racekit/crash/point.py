@@ -26,7 +26,10 @@ count of stops down without losing an outcome:
 
 ``crashpoint("name")`` and ``pausepoint("name")`` are now *labels*: they
 name the gap they are in, so a trace reads "KILLED at after-charge" instead
-of "KILLED at after INSERT #2".  ``pausepoint(..., busy=True)`` still means
+of "KILLED at after INSERT #2".  A label never makes a point: where no gap
+is open (inside a SQLite write transaction) it names nothing, and the same
+points exist whether or not a label is there - a broken variant and its
+fix are explored over the same points.  ``pausepoint(..., busy=True)`` still means
 "I cannot progress until another worker moves" (a refused lock, before the
 retry).  Outside a harness every call is a no-op costing one global lookup.
 
@@ -258,9 +261,11 @@ class FreeChannel:
 
     # -- what system code calls
     def point(self, name: str, crash: bool, busy: bool) -> None:
+        if self.gap is None and not busy:
+            return  # no gap here (inside a write transaction, say): a label cannot make a point
         w = where()
         if self.gap is None:
-            self.gap = _Gap("", w)
+            self.gap = _Gap("", w)  # "I cannot progress": the retry that follows is worth a stop
         self.gap.labels.append(name)
         self.gap.where = w
         self.gap.busy = self.gap.busy or busy
