@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from racekit.catalogue import Variant, catalogue_root
-from racekit.crash.machine import CrashMachine, choice, ints
+from racekit.crash.machine import Budget, CrashMachine, choice, ints
 from racekit.crash.procs import Service, child_env, scratch_dir, survivors
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.testing import variant_tests
@@ -138,6 +138,13 @@ class PaymentDriver(Driver):
 class Machine(CrashMachine):
     system = payment_processor.SYSTEM
     max_kills = 1
+    # A take-over race needs a kill and two switches (the restart and the retry both read the
+    # dead owner's row, both ask the provider, then both charge): level 3.  On the one-request
+    # scenario that is 81 schedules; 210 runs cover levels 0-2 of the whole ladder and then it.
+    budgets = {
+        "ci": Budget(levels=3, level_runs=210, hypothesis=4, replay_levels=1, replay_runs=60),
+        "deep": Budget(levels=3, level_runs=3_000, hypothesis=150, random_kills=200),
+    }
 
     @classmethod
     def driver(cls, variant: Variant, scenario: Any) -> Driver:
