@@ -27,8 +27,8 @@ from racekit.crash.machine import Budget, CrashMachine, choice, ints, without_on
 from racekit.crash.run import Driver, Run, Task, Violation
 from racekit.testing import variant_tests
 from specs.inventory import check_inventory
-from tests.crash_schedules import switch_at
 from systems import inventory
+from tests.crash_schedules import switch_at
 
 TARGET = "systems.inventory"
 
@@ -221,6 +221,7 @@ AFTER_WAIT = {
 def test_pg_writer_waits_for_the_row_lock_then(name: str) -> None:
     out = Machine.replay(Machine.system.variant(name), RACE, switch_at(Machine, name, RACE, WAIT_RACE))
     whats = [r["what"] for r in out.trace]
+    assert any(w.startswith("sql UPDATE items") for w in whats)  # psycopg connections are traced too
     assert "waits for a lock held by another worker (in the database)" in whats
     assert "lock granted: continues" in whats
     happened = "oversold" if out.failed and out.property == "no-oversell" else "one reservation"

@@ -18,7 +18,6 @@ from racekit.crash.machine import CrashMachine
 from racekit.crash.run import Driver, Run
 from racekit.sched.chooser import RecordingChooser
 
-
 _LABEL = re.compile(r"^(?:pausepoint|crashpoint) (.+?) #\d+")
 
 

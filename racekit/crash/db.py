@@ -46,7 +46,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from racekit.crash import point
 
@@ -161,13 +161,13 @@ def _classify_sqlite(
 
 
 class _TracedSqliteCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         return _sqlite_op(self.connection, sql, lambda: super(_TracedSqliteCursor, self).execute(sql, parameters))
 
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:
         return _sqlite_op(self.connection, sql, lambda: super(_TracedSqliteCursor, self).executemany(sql, seq_of_parameters))
 
-    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+    def executescript(self, sql_script: str, /) -> Any:
         return _sqlite_op(self.connection, sql_script, lambda: super(_TracedSqliteCursor, self).executescript(sql_script),
                           script=True)
 
@@ -175,16 +175,16 @@ class _TracedSqliteCursor(sqlite3.Cursor):
 class TracedSqliteConnection(sqlite3.Connection):
     """A ``sqlite3.Connection`` whose statements and commits are operations (points around each)."""
 
-    def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
+    def cursor(self, factory: Any = None) -> Any:
         return super().cursor(factory or _TracedSqliteCursor)
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         return self.cursor().execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
         return self.cursor().executemany(sql, parameters)
 
-    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+    def executescript(self, sql_script: str, /) -> Any:
         return self.cursor().executescript(sql_script)
 
     def commit(self) -> None:
@@ -197,7 +197,9 @@ class TracedSqliteConnection(sqlite3.Connection):
             return super().rollback()
         _sqlite_op(self, "ROLLBACK", super().rollback)
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> bool:  # type: ignore[override]
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if et is None:
             try:
                 self.commit()
@@ -223,7 +225,7 @@ def _traced_factory(factory: type[sqlite3.Connection]) -> type[sqlite3.Connectio
     return traced
 
 
-def sqlite_connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+def sqlite_connect(database: Any, *args: Any, **kwargs: Any) -> Any:
     """``sqlite3.connect`` - traced while a point channel is installed."""
     if point._channel is None:
         return _real_sqlite_connect(database, *args, **kwargs)

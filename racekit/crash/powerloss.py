@@ -35,13 +35,22 @@ def _read(path: str) -> bytes | None:
 
 
 def torn(durable: bytes, current: bytes) -> bytes:
-    """``durable`` with the first half of the change to ``current`` applied (a shrink is lost whole)."""
+    """``durable`` with the first half of the change to ``current`` applied (a shrink is lost whole).
+
+    The change is the bytes between the common prefix and (same length) the
+    common suffix, or the end (the file grew): a write in flight reached the
+    disk up to its middle.
+    """
     if len(current) < len(durable):
         return durable
     p = 0
     while p < len(durable) and durable[p] == current[p]:
         p += 1
-    cut = p + (len(current) - p + 1) // 2
+    end = len(current)
+    if len(current) == len(durable):
+        while end > p and durable[end - 1] == current[end - 1]:
+            end -= 1
+    cut = p + (end - p + 1) // 2
     return current[:cut] + durable[cut:]
 
 
@@ -78,15 +87,16 @@ class Disk:
         return lines
 
     def lose(self, mode: str) -> list[str]:
-        """Apply a power loss; returns one line per name that changed."""
-        if mode == "keep":
-            return []
+        """Apply a power loss; returns one line per name that changed.  What is left is durable."""
         contents = self._current_contents()
         changed = []
         for path, entry in sorted(self.state["names"].items()):
             durable, current = entry
             name = os.path.basename(path)
             before = _read(path)
+            if mode == "keep":  # the page cache reached the disk in time: names and contents as they are
+                entry[0] = current
+                continue
             if durable is None:
                 if before is not None:
                     with contextlib.suppress(FileNotFoundError):
@@ -102,9 +112,9 @@ class Disk:
                     was = "absent" if before is None else f"{len(before)} bytes"
                     changed.append(f"{name}: {was} -> {len(data)} bytes")
             entry[1] = durable
-        for fid in {e[0] for e in self.state["names"].values() if e[0] is not None}:
+        for fid in sorted({e[0] for e in self.state["names"].values() if e[0] is not None}):
             # what survived is durable now: torn data included
-            for path, (durable, _current) in self.state["names"].items():
+            for path, (durable, _current) in sorted(self.state["names"].items()):
                 if durable == fid:
                     data = _read(path) or b""
                     self.state["files"][fid] = self.journal.put_blob(fid, data) if data else None
