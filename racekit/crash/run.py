@@ -510,9 +510,11 @@ class Run:
         unsynced = disk.unsynced()
         mode = MODES[self.chooser.choose(MODES, "torn")] if unsynced else "keep"
         where = f"at {task.name}'s {task.point[0]} #{task.point[1]}" if task.point else ""
-        detail = "; ".join(unsynced) if unsynced else "every tracked file was synced"
-        self.note("disk", f"POWER LOSS {where}: unsynced writes {'kept' if mode == 'keep' else mode if mode == 'torn' else 'lost'}",
-                  detail)
+        if unsynced:
+            fate = {"lose": "lost", "torn": "torn (half of each survives)", "keep": "kept (written back in time)"}[mode]
+            self.note("disk", f"POWER LOSS {where}: unsynced writes {fate}", "; ".join(unsynced))
+        else:
+            self.note("disk", f"POWER LOSS {where}: nothing unsynced", "every tracked file and name was synced")
         for line in disk.lose(mode):
             self.note("disk", "after the power loss", line)
         for t in sorted(interrupted, key=lambda t: t.id):
