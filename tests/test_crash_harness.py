@@ -182,6 +182,42 @@ def test_every_lock_refused_forever_is_a_deadlock(session: Session) -> None:
     assert r.failed and r.kind == "deadlock"
 
 
+class LockQueue(Driver):
+    """One task holds SQLite's write lock; two others are refused and wait at busy points."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+
+    def start(self, run: Run) -> None:
+        import sqlite3
+
+        db = str(run.workdir / "q.db")
+        with sqlite3.connect(db) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("CREATE TABLE t (v INTEGER)")
+        con.close()
+        run.submit("w1", f"{T}:sqlite_retry", {"db": db})
+        run.submit("w2", f"{T}:sqlite_retry", {"db": db})
+        run.submit("holder", f"{T}:sqlite_hold", {"db": db})
+
+    def on_report(self, run: Run, task: Task, data: Any) -> None:
+        self.refused += 1
+
+
+def test_refused_waiters_do_not_wake_each_other(session: Session) -> None:
+    """Only progress (a commit, a released lock, an end) lets a busy waiter retry.
+
+    The holder (started first, listed last) stops with the lock; w1 and w2 are
+    refused.  Each refusal passes a plain stop before its busy one; if that
+    counted as progress, w1 and w2 would wake each other forever and the
+    default choice (the lowest ready lane) would never be the holder.
+    """
+    d = LockQueue()
+    r = session.run(d, ReplayChooser([2, 1]), max_steps=200)
+    assert not r.failed, r.message
+    assert d.refused == 2
+
+
 # ----------------------------------------------------------------- bounds
 
 

@@ -79,3 +79,31 @@ def spawn_child(seconds: float = 600.0) -> int:
     with operation("wait-child"):
         child.wait()
     return child.pid
+
+
+def sqlite_hold(db: str) -> None:
+    """Take SQLite's write lock, write, commit (a lock holder for the busy-wait tests)."""
+    import sqlite3
+
+    con = sqlite3.connect(db, isolation_level=None, timeout=0)
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO t VALUES (1)")
+    con.execute("COMMIT")
+    con.close()
+
+
+def sqlite_retry(db: str) -> None:
+    """Try for the write lock until it is free, waiting at a busy point after each refusal."""
+    import sqlite3
+
+    con = sqlite3.connect(db, isolation_level=None, timeout=0)
+    while True:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError:
+            report({"refused": 1})
+            pausepoint("retry", busy=True)
+    con.execute("INSERT INTO t VALUES (2)")
+    con.execute("COMMIT")
+    con.close()

@@ -140,6 +140,7 @@ def _classify_sqlite(
     elif kw in ("COMMIT", "END", "RELEASE") or (kw in ("ROLLBACK", "ABORT")):
         op.visible = was_locked or txn.snapshot or failed
         op.durable = kw in ("COMMIT", "END", "RELEASE") and txn.wrote and not failed
+        op.unblocks = was_locked and not now_in  # the write lock is free again
     elif was_locked and now_in:
         op.visible = op.durable = False  # inside a write transaction: nobody else can tell
         txn.wrote = txn.wrote or (write and not failed)
@@ -272,8 +273,9 @@ def _classify_pg(con: Any, wrote: list[bool], kw: str, op: point.Op, *, failed: 
     write = kw not in READS and kw not in CONTROL
     if kw in ("BEGIN", "START"):
         op.visible = op.durable = failed  # the snapshot is taken by the first statement, not here
-    elif kw in ("COMMIT", "END"):
-        op.durable = wrote[0] and not failed
+    elif kw in ("COMMIT", "END", "ROLLBACK", "ABORT"):
+        op.durable = kw in ("COMMIT", "END") and wrote[0] and not failed
+        op.unblocks = idle  # row locks released
     elif write and not failed:
         op.durable = idle
         wrote[0] = wrote[0] or not idle

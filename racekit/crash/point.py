@@ -72,6 +72,9 @@ class Op:
     depends on what others did (a stop after it differs from one before it).
     ``durable``: it changed what survives a crash (a kill after it leaves a
     different state than a kill before it).  Either opens a gap.
+    ``unblocks``: it released something others may wait for (a lock, at a
+    commit or rollback).  A durable change or a release is *progress*: only
+    progress lets a worker waiting at a busy point try again.
     """
 
     kind: str
@@ -80,6 +83,7 @@ class Op:
     durable: bool = True
     outcome: str = ""
     where: str = ""
+    unblocks: bool = False
 
 
 class Channel(Protocol):
@@ -257,6 +261,7 @@ class FreeChannel:
         self.hits: dict[str, int] = {}
         self.gap: _Gap | None = None
         self.dirty = False  # something durable changed, or a report went out, since the last kill offer
+        self.moved = False  # progress since the last stop (see Op.unblocks)
         self.ops = 0
 
     # -- what system code calls
@@ -282,6 +287,7 @@ class FreeChannel:
     def after(self, op: Op) -> None:
         self.ops += 1
         self.dirty = self.dirty or op.durable
+        self.moved = self.moved or op.durable or op.unblocks
         if op.visible or op.durable:
             self.gap = _Gap(f"after {_short(op)}", op.where)
 
@@ -298,7 +304,9 @@ class FreeChannel:
         crash = self.dirty
         self.dirty = False if crash else self.dirty
         hit = self.hits[name] = self.hits.get(name, 0) + 1
-        self.wire.send({"ev": "point", "name": name, "hit": hit, "crash": crash, "busy": gap.busy, "where": gap.where})
+        moved, self.moved = self.moved, False
+        self.wire.send({"ev": "point", "name": name, "hit": hit, "crash": crash, "busy": gap.busy, "where": gap.where,
+                        "moved": moved})
         self.stop(name)
 
     def stop(self, name: str) -> None:

@@ -75,6 +75,7 @@ class Task:
     label: str
     state: str = "new"  # new / running / at / busy / blocked / done / killed / failed
     point: tuple[str, int, bool] | None = None  # (point, hit, is-crash-point)
+    moved: bool = False  # its last step made progress (a durable change or a released lock)
     proc: WorkerProcess | None = None
     result: Any = None
     error: str = ""
@@ -346,11 +347,14 @@ class Run:
             assert task.proc is not None
             task.proc.send({"op": "go"})
         self._pump(task)
-        if task.state != "busy":  # it moved (a refused retry is no progress): waiters may try again
-            self._retried = False
-            for other in self.tasks:
-                if other is not task and other.state == "busy":
-                    other.state = "at"
+        if task.moved or task.finished:  # progress (a refused retry is none): waiters may try again
+            self._wake_busy(task)
+
+    def _wake_busy(self, mover: Task | None = None) -> None:
+        self._retried = False
+        for other in self.tasks:
+            if other is not mover and other.state == "busy":
+                other.state = "at"
 
     def _start(self, task: Task) -> None:
         self.pool.preload(task.target.partition(":")[0])
@@ -420,6 +424,7 @@ class Run:
         if kind == "point":
             crash = bool(ev.get("crash"))
             task.point = (str(ev["name"]), int(ev["hit"]), crash)
+            task.moved = bool(ev.get("moved", True))
             what = f"{'crashpoint' if crash else 'pausepoint'} {ev['name']} #{ev['hit']}"
             if ev.get("busy"):
                 what += " (busy: waits for another worker)"
@@ -493,6 +498,7 @@ class Run:
 
     def _killed(self, task: Task, how: str) -> None:
         task.state = "killed"
+        self._wake_busy(task)  # its locks died with it
         where = f"at {task.point[0]} #{task.point[1]}" if task.point else "before its first point"
         self.note(task.name, f"KILLED ({how}) {where}", task.label)
         self.driver.on_killed(self, task)
