@@ -222,6 +222,46 @@ def test_refused_waiters_do_not_wake_each_other(session: Session) -> None:
     assert d.refused == 2
 
 
+class Waiters(Driver):
+    """Two tasks of plain production code (sqlite3's default timeout: wait for the lock)."""
+
+    def start(self, run: Run) -> None:
+        import sqlite3
+
+        self.db = str(run.workdir / "w.db")
+        with sqlite3.connect(self.db) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("CREATE TABLE t (v INTEGER)")
+        con.close()
+        run.submit("holder", f"{T}:sqlite_default_timeout", {"db": self.db, "value": 1})
+        run.submit("waiter", f"{T}:sqlite_default_timeout", {"db": self.db, "value": 2})
+
+    def finish(self, run: Run) -> None:
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(self.db)) as con:
+            self.rows = sorted(v for (v,) in con.execute("SELECT v FROM t"))
+
+
+def test_a_connection_that_would_wait_for_a_lock_waits_at_a_busy_point(session: Session) -> None:
+    """The busy handler, emulated: the holder is paused, so a real wait could only run out.
+
+    The holder stops right after its ``BEGIN IMMEDIATE``; the waiter's
+    ``BEGIN IMMEDIATE`` is refused (it was opened with ``timeout=0``), it waits
+    at a busy point until the holder commits, then the same statement runs again.
+    """
+    d = Waiters()
+    r = session.run(d, Replay([0, 1]), step_timeout=3)  # holder to its first stop, then the waiter
+    assert not r.failed, r.message
+    whats = [(row["name"], row["what"]) for row in r.trace]
+    refused = whats.index(("waiter", "sql BEGIN IMMEDIATE raised OperationalError: database is locked"))
+    assert whats[refused + 1] == ("waiter", "pausepoint sqlite-busy #1 (busy: waits for another worker)")
+    committed = whats.index(("holder", "sql COMMIT"))
+    assert refused < committed < whats.index(("waiter", "sql COMMIT"))
+    assert d.rows == [1, 2]
+
+
 # ----------------------------------------------------------------- bounds
 
 

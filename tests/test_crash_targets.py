@@ -107,3 +107,14 @@ def sqlite_retry(db: str) -> None:
     con.execute("INSERT INTO t VALUES (2)")
     con.execute("COMMIT")
     con.close()
+
+
+def sqlite_default_timeout(db: str, value: int) -> None:
+    """Plain production code: the default ``timeout`` (wait up to 5 s for the lock), no harness calls."""
+    import sqlite3
+
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO t VALUES (?)", (value,))
+    con.execute("COMMIT")
+    con.close()

@@ -32,6 +32,20 @@ Classification (what opens a gap, what makes a kill worth offering; see
 * durable: a write outside a transaction, a ``COMMIT`` of a transaction
   that wrote, ``executescript`` (it may commit anything).
 
+**SQLite's busy handler, emulated.**  Stepping, one worker runs at a time:
+a connection that waits for a lock (``timeout`` > 0) would wait for a
+paused holder until its timeout ran out.  So, stepping, such a connection
+is opened with ``timeout=0``, and a statement refused with ``SQLITE_BUSY``
+is a busy point (``sqlite-busy``: not offered again until another worker
+makes progress) and then the same statement again - what the busy handler
+does, with the wait made of other workers' steps.  A wait that cannot end
+(every live worker waits) is reported as a deadlock.  Code that passes
+``timeout=0`` itself keeps handling ``SQLITE_BUSY`` as it does.  Not told
+apart: SQLite's deadlock refusal in rollback-journal mode (a reader that
+wants to write while another connection waits to commit gets SQLITE_BUSY
+at once, without waiting) - it waits here too, and shows as a deadlock
+rather than as an error to the reader.
+
 PostgreSQL: every statement except ``BEGIN`` opens a gap (row locks and
 READ COMMITTED's per-statement snapshots make each one observable);
 durable: a write in autocommit, a ``COMMIT`` after a write.
@@ -57,6 +71,7 @@ CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SA
 _LEADING = re.compile(r"^(?:\s+|--[^\n]*\n?|/\*.*?\*/|\()*", re.S)
 _SPACE = re.compile(r"\s+")
 SUMMARY = 110  # characters of a statement shown in the trace
+BUSY_LABEL = "sqlite-busy"  # the busy point of an emulated busy handler
 
 
 def keyword(sql: str) -> str:
@@ -99,6 +114,11 @@ class _SqliteTxn:
         self.locked = self.snapshot = self.wrote = False
 
 
+def _busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY itself: a lock another connection holds (not BUSY_SNAPSHOT, which waiting cannot cure)."""
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+
+
 def _sqlite_op(con: sqlite3.Connection, sql: str, run: Callable[[], T], *, script: bool = False) -> T:
     ch = point._channel
     if ch is None:
@@ -107,16 +127,23 @@ def _sqlite_op(con: sqlite3.Connection, sql: str, run: Callable[[], T], *, scrip
     if kw == "PRAGMA":
         return run()
     txn: _SqliteTxn = con.__dict__.setdefault("_racekit_txn", _SqliteTxn())
-    op = point.Op("sql", summary(sql), where=point.where())
-    was_locked, was_in = txn.locked, con.in_transaction
-    ch.before(op)
-    try:
-        result = run()
-    except BaseException as exc:
-        op.outcome = _error(exc)
-        _classify_sqlite(con, txn, kw, sql, was_locked, was_in, op, failed=True)
-        ch.after(op)
-        raise
+    while True:
+        op = point.Op("sql", summary(sql), where=point.where())
+        was_locked, was_in = txn.locked, con.in_transaction
+        ch.before(op)
+        try:
+            result = run()
+        except BaseException as exc:
+            op.outcome = _error(exc)
+            _classify_sqlite(con, txn, kw, sql, was_locked, was_in, op, failed=True)
+            ch.after(op)
+            if con.__dict__.get("_racekit_waits") and _busy(exc):
+                # The busy handler, emulated: the connection would wait for the lock (its
+                # ``timeout``), but the holder is paused; wait as a busy point, then retry.
+                ch.point(BUSY_LABEL, False, True)
+                continue
+            raise
+        break
     if isinstance(result, sqlite3.Cursor) and kw not in READS and kw not in CONTROL:
         op.outcome = _rows(result.rowcount)
     _classify_sqlite(con, txn, kw, sql, was_locked, was_in, op, failed=False)
@@ -227,12 +254,23 @@ def _traced_factory(factory: type[sqlite3.Connection]) -> type[sqlite3.Connectio
 
 
 def sqlite_connect(database: Any, *args: Any, **kwargs: Any) -> Any:
-    """``sqlite3.connect`` - traced while a point channel is installed."""
+    """``sqlite3.connect`` - traced while a point channel is installed.
+
+    Stepping, a connection that would wait for locks (``timeout`` > 0, 5 s
+    by default) gets ``timeout=0`` and an emulated busy handler instead: the
+    holder of the lock is paused, so a real wait would only run out.
+    """
     if point._channel is None:
         return _real_sqlite_connect(database, *args, **kwargs)
     kwargs.update(zip(_SQLITE_ARGS, args, strict=False))
     kwargs["factory"] = _traced_factory(kwargs.get("factory", sqlite3.Connection))
-    return _real_sqlite_connect(database, **kwargs)
+    waits = isinstance(point._channel, point.StepChannel) and float(kwargs.get("timeout", 5.0)) > 0
+    if waits:
+        kwargs["timeout"] = 0
+    con = _real_sqlite_connect(database, **kwargs)
+    if waits:
+        con.__dict__["_racekit_waits"] = True
+    return con
 
 
 # --------------------------------------------------------------------------
