@@ -31,6 +31,7 @@ from racekit.sched.access import Access
 from racekit.sched.runtime import Execution, _local, current_execution
 
 T = TypeVar("T")
+SPAWN_KEY = ("prim", 0)
 _ids = itertools.count(1)
 _NS = 1_000_000_000
 
@@ -651,7 +652,9 @@ class Thread(_Prim):
         if self._tid is not None:
             raise RuntimeError("threads can only be started once")
         self._state(ex)
-        ex.switch_point(self._acc("start"))
+        # Starting a thread numbers it (its tid and default name), so every
+        # start depends on every other: key ("prim", 0), not this thread's own.
+        ex.switch_point(Access(SPAWN_KEY, True, f"start {self.racekit_name}"))
         self._ex = ex
         # Started before it runs: spawn runs the child up to its first switch
         # point, and the child (or code it calls) may join or inspect it.

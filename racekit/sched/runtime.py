@@ -155,6 +155,8 @@ class Execution:
         # published back to them when the run ends (see racekit.sync.publish)
         self.prims: dict[int, Any] = {}
         self._prim_ids = 0
+        self._objnums: dict[int, int] = {}
+        self._objkeep: list[Any] = []
         self._sched_glet: Any = None
         self._failure: tuple[str, str] | None = None
         self._tracer: Any = None
@@ -164,6 +166,19 @@ class Execution:
     def new_prim_id(self) -> int:
         self._prim_ids += 1
         return self._prim_ids
+
+    def objnum(self, obj: Any) -> int:
+        """A number for ``obj``, in order of first access in this run.
+
+        Access keys name objects by it, so they compare across runs of one
+        schedule prefix (``id()`` does not).  The object is kept alive until
+        the run ends so its id is not reused for another one.
+        """
+        n = self._objnums.get(id(obj))
+        if n is None:
+            self._objkeep.append(obj)
+            n = self._objnums[id(obj)] = len(self._objkeep)
+        return n
 
     # ------------------------------------------------------------------ spawn
     def spawn(self, fn: Callable[[], Any], name: str | None = None, daemon: bool = False) -> ThreadState:
