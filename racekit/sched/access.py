@@ -102,3 +102,79 @@ def _may_hold(holds: int, item_key: tuple[Hashable, ...]) -> bool:
     if holds == 0:
         return False
     return len(item_key) == 1 or item_key[1] == holds
+
+
+class ConflictIndex:
+    """The earlier accesses that may depend on a new one, without scanning them all.
+
+    DPOR looks, for every step of a run, for the earlier steps it depends
+    on; testing each pair is quadratic in the run length, which opcode
+    tracing makes long.  Accesses are filed by what they touch, so a lookup
+    returns a (sorted) superset of the dependent ones; callers still apply
+    :func:`dependent`.
+    """
+
+    def __init__(self) -> None:
+        self._by_bucket: dict[Hashable, list[int]] = {}
+        self._visible: list[int] = []  # everything an opaque call may touch
+        self._opaque: list[int] = []
+        self._holder_loads: dict[int, list[int]] = {}  # holds -> loads of attributes / globals
+        self._holder_any: list[int] = []  # loads that may hold some container
+        self._item_writes: dict[Hashable, list[int]] = {}  # container number (or None) -> writes
+
+    @staticmethod
+    def _bucket(key: tuple[Hashable, ...]) -> Hashable:
+        kind = key[0]
+        if kind == "attr":
+            return ("attr", key[1])
+        if kind == "item":
+            return "item"
+        return key
+
+    def add(self, index: int, access: Access | None) -> None:
+        if access is None:
+            return
+        key = access.key
+        kind = key[0]
+        if kind == "*":
+            self._opaque.append(index)
+            self._visible.append(index)
+            return
+        self._by_bucket.setdefault(self._bucket(key), []).append(index)
+        if kind in _NOT_OPAQUE:
+            return
+        self._visible.append(index)
+        if kind in _HOLDERS and not access.write and access.holds != 0:
+            self._holder_loads.setdefault(access.holds, []).append(index)
+            self._holder_any.append(index)
+        elif kind == "item" and access.write:
+            self._item_writes.setdefault(key[1] if len(key) > 1 else None, []).append(index)
+
+    def candidates(self, access: Access | None) -> list[int]:
+        """Indices of earlier accesses that may be dependent with ``access``, ascending."""
+        if access is None:
+            return []
+        key = access.key
+        kind = key[0]
+        if kind == "*":
+            return self._visible
+        parts: list[list[int]] = [self._by_bucket.get(self._bucket(key), [])]
+        if kind not in _NOT_OPAQUE:
+            parts.append(self._opaque)
+        if kind == "item" and access.write:
+            if len(key) == 1:
+                parts.append(self._holder_any)
+            else:
+                parts.append(self._holder_loads.get(-1, []))
+                parts.append(self._holder_loads.get(key[1], []))  # type: ignore[call-overload]
+        elif kind in _HOLDERS and not access.write and access.holds != 0:
+            if access.holds < 0:
+                for writes in self._item_writes.values():
+                    parts.append(writes)
+            else:
+                parts.append(self._item_writes.get(access.holds, []))
+                parts.append(self._item_writes.get(None, []))
+        parts = [p for p in parts if p]
+        if len(parts) == 1:
+            return parts[0]
+        return sorted(set().union(*parts))

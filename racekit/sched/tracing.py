@@ -262,16 +262,35 @@ def _merge(
     return out
 
 
+Stack = list["dis.Instruction | None"]
+
+
 def analyse(instructions: list[dis.Instruction]) -> CodeFacts:
     """Follow which instruction pushed each value-stack slot.
 
-    Jump targets restore the stack recorded at the jump; where the stack is
-    unknown (exception handlers) it restarts empty, and a value whose use
-    is lost that way counts as unsafely used.  Good enough for call
-    expressions and attribute chains; anything it cannot follow is reported
-    as unknown (an opaque call, or a load that stays a switch point).
+    Jump targets restore the stack recorded at the jump (slots where paths
+    disagree are unknown); where the stack is unknown (exception handlers)
+    it restarts empty, and a value whose use is lost that way counts as
+    unsafely used.  Loop heads need what the back edge brings, so the pass
+    repeats until the stacks at loop heads stop changing.  Good enough for
+    call expressions and attribute chains; anything it cannot follow is
+    reported as unknown (an opaque call, or a load that stays a switch point).
     """
+    back: dict[int, Stack] | None = {}
+    for _ in range(6):
+        facts, seen = _analyse_pass(instructions, back)
+        if seen == back:
+            return facts
+        back = seen
+    return _analyse_pass(instructions, None)[0]
+
+
+def _analyse_pass(instructions: list[dis.Instruction], back: dict[int, Stack] | None) -> tuple[CodeFacts, dict[int, Stack]]:
+    """One pass of :func:`analyse`; ``back``: the stack assumed at each loop
+    head (None: nothing known there).  Returns the facts and, per loop head,
+    the stack its entry and back edges actually agree on."""
     facts = CodeFacts()
+    seen: dict[int, Stack] = {}
     stack: list[dis.Instruction | None] = []
     at_target: dict[int, list[dis.Instruction | None]] = {}
     precall: int | None = None
@@ -282,8 +301,6 @@ def analyse(instructions: list[dis.Instruction]) -> CodeFacts:
         for _ in range(min(n, len(stack))):
             facts.use(stack.pop(), how)
 
-    # Loop heads: what a back edge brings is not known yet, so nothing there
-    # is known to come from one producer.
     loop_heads = {
         ins.argval
         for ins in instructions
@@ -293,7 +310,9 @@ def analyse(instructions: list[dis.Instruction]) -> CodeFacts:
         if ins.is_jump_target:
             if ins.offset in loop_heads:
                 known = stack if falls_through else at_target.get(ins.offset, [])
-                stack = _merge(known, [None] * len(known), facts)
+                assumed = None if back is None else back.get(ins.offset, known)
+                stack = _merge(known, [None] * len(known) if assumed is None else assumed, facts)
+                seen[ins.offset] = list(stack)
             elif not falls_through:
                 stack = list(at_target.get(ins.offset, []))
             else:
@@ -314,6 +333,8 @@ def analyse(instructions: list[dis.Instruction]) -> CodeFacts:
             else:
                 target.extend([None] * jeffect)
             if isinstance(ins.argval, int):
+                if ins.argval in seen and ins.argval <= ins.offset:  # a back edge
+                    seen[ins.argval] = _merge(seen[ins.argval], target, CodeFacts())
                 known = at_target.get(ins.argval)
                 at_target[ins.argval] = target if known is None else _merge(known, target, facts)
         if name == "PRECALL":  # 3.11: [NULL|callable, callable|self, args...]; CALL follows
@@ -389,7 +410,7 @@ def analyse(instructions: list[dis.Instruction]) -> CodeFacts:
             stack.extend([None] * pushes)
         if name in _ENDS_BLOCK:
             falls_through = False
-    return facts
+    return facts, seen
 
 
 # Code objects of traced "files" that have no source to read (``exec`` of a
@@ -660,7 +681,10 @@ class AccessTables:
             name = ins.opname
             spec: Refine | None = None
             if name in _ATTR_READ or name in _ATTR_WRITE:
-                spec = refine("attr", facts.receivers.get(offset), offset)
+                # A load of an init-only attribute matters only for the
+                # container it may hold: when it holds none, skip it ("const").
+                const = name == "LOAD_ATTR" and acc.key[1] in self.init_only
+                spec = refine("const" if const else "attr", facts.receivers.get(offset), offset)
             elif name == "LOAD_GLOBAL":
                 spec = ("global", "g", str(ins.argval), ())
             elif name in _ITEM_OPS:
@@ -679,7 +703,9 @@ class AccessTables:
 
 # How to find, when a switch point is reached, the object it touches:
 # (mode, base kind, base name, attribute path).  mode "attr": the receiver
-# of an attribute access; "item": a container; "global": a global's value.
+# of an attribute access ("const": of an init-only attribute's load, which
+# is no switch point when the value is no container); "item": a container;
+# "global": a global's value.
 # Base kind "l": a local or closure variable, "g": a global.
 Refine = tuple[str, str, str, tuple[str, ...]]
 
@@ -814,7 +840,10 @@ class OpcodeTracer:
             return
         access, line, spec = entry
         if spec is not None:
-            access = self._refine(frame, access, spec)
+            refined = self._refine(frame, access, spec)
+            if refined is None:
+                return
+            access = refined
         elif access.key[0] == LOCAL_CALL:
             # the callee is in a local variable: look at it now
             value = frame.f_locals.get(str(access.key[1]))
@@ -838,8 +867,9 @@ class OpcodeTracer:
         finally:
             self.in_callback = False
 
-    def _refine(self, frame: types.FrameType, access: Access, spec: Refine) -> Access:
-        """The access with the object it touches: a finer key, or what a load holds."""
+    def _refine(self, frame: types.FrameType, access: Access, spec: Refine) -> Access | None:
+        """The access with the object it touches: a finer key, or what a load
+        holds; None when it touches nothing shared after all."""
         mode, kind, base, path = spec
         ns = frame.f_locals if kind == "l" else frame.f_globals
         obj = ns.get(base, _MISSING)
@@ -870,7 +900,10 @@ class OpcodeTracer:
         d = getattr(obj, "__dict__", None)
         if d is None or name not in d:
             return access  # a slot, property or class attribute: keep the name-wide key
-        return Access(("attr", name, ex.objnum(obj)), False, access.label, "", _holds(ex, d[name]))
+        holds = _holds(ex, d[name])
+        if holds == 0 and mode == "const":
+            return None
+        return Access(("attr", name, ex.objnum(obj)), False, access.label, "", holds)
 
 
 _MISSING: Any = object()

@@ -28,7 +28,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 from racekit.errors import RacekitInternalError
-from racekit.sched.access import Access, dependent
+from racekit.sched.access import Access, ConflictIndex, dependent
 from racekit.sched.runtime import Execution, RunResult
 from racekit.sched.strategies import SleepBlocked
 
@@ -154,9 +154,12 @@ class DFSStrategy:
         self._enabled_at = [st.enabled for st in result.steps]
         clocks: list[dict[int, int]] = []
         last: dict[int, int] = {}
+        index = ConflictIndex()
         for j, (p, acc) in enumerate(events):
             base = clocks[last[p]] if p in last else {}
-            deps = [i for i in range(min(j, n_exec)) if events[i][0] != p and dependent(events[i][1], acc)]
+            deps = [i for i in index.candidates(acc) if events[i][0] != p and dependent(events[i][1], acc)]
+            if j < n_exec:
+                index.add(j, acc)
             # j's own clock first: reversing a race needs to know which steps
             # between i and j happen before j.
             clock = dict(base)
