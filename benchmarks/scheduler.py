@@ -32,12 +32,19 @@ from racekit.sched.runtime import Execution  # noqa: E402
 N = 50_000
 
 
+class Alternate:
+    """Always the other thread: every step is a real switch between logical threads."""
+
+    def choose(self, options: object, kind: str) -> int:
+        return 1 if len(options) > 1 else 0  # type: ignore[arg-type]
+
+
 def controlled_switch_us() -> float:
     def body() -> None:
         for _ in range(N):
             sync.yield_point()
 
-    ex = Execution(RandomChooser(0), max_steps=10 * N, record_where=False)
+    ex = Execution(Alternate(), max_steps=10 * N, record_where=False)
     ex.spawn(body)
     ex.spawn(body)
     start = time.perf_counter()
@@ -57,7 +64,7 @@ def traced_switch_us() -> float:
         for i in range(N):
             box.value = i
 
-    ex = Execution(RandomChooser(0), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
+    ex = Execution(Alternate(), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
     ex.spawn(body)
     ex.spawn(body)
     start = time.perf_counter()

@@ -100,8 +100,8 @@ class _Prim:
     def _publish(self, state: Any) -> None:
         """Copy a finished run's state to the real object (production mode)."""
 
-    def _acc(self, what: str, write: bool = True, sync: str = "") -> Access:
-        return Access(("prim", self._run_id), write, f"{what} {self.racekit_name}", sync)
+    def _acc(self, what: str, write: bool = True, sync: str = "", progress: bool = True) -> Access:
+        return Access(("prim", self._run_id), write, f"{what} {self.racekit_name}", sync, progress=progress)
 
     def __repr__(self) -> str:
         return f"<racekit {self.racekit_name}>"
@@ -131,15 +131,15 @@ class Lock(_Prim):
         st: _LockState = self._state(ex)
         me = ex.current.tid  # type: ignore[union-attr]
         if self._reentrant_for(st, me):
-            ex.switch_point(self._acc("acquire", sync="acquire"))
+            ex.switch_point(self._acc("acquire", sync="acquire", progress=False))
             st.count += 1
             return True
         if not blocking:
-            ex.switch_point(self._acc("try-acquire", sync="wait"))
+            ex.switch_point(self._acc("try-acquire", sync="wait", progress=False))
             if st.owner is not None:
                 return False
         elif not ex.switch_point(
-            self._acc("acquire", sync=_acquire_kind(timeout)),
+            self._acc("acquire", sync=_acquire_kind(timeout), progress=False),
             ready=lambda: st.owner is None,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -157,7 +157,7 @@ class Lock(_Prim):
             self._real.release()
             return
         st: _LockState = self._state(ex)
-        ex.switch_point(self._acc("release", sync="release"))
+        ex.switch_point(self._acc("release", sync="release", progress=False))
         self._release_state(st, ex.current.tid)  # type: ignore[union-attr]
 
     def _release_state(self, st: _LockState, me: int) -> None:
@@ -262,7 +262,9 @@ class Condition(_Prim):
             st.waiters.remove(waiter)
         # 3. re-acquire the lock before returning
         ex.switch_point(
-            self._lock._acc("re-acquire", sync="acquire"), ready=lambda: lst.owner is None, waiting_for=self._lock
+            self._lock._acc("re-acquire", sync="acquire", progress=False),
+            ready=lambda: lst.owner is None,
+            waiting_for=self._lock,
         )
         lst.owner, lst.count = me, saved
         return notified
@@ -707,10 +709,23 @@ def sleep(seconds: float) -> None:
 
 
 def monotonic() -> float:
-    """Seconds on the monotonic clock (virtual under control)."""
+    """Seconds on the monotonic clock (virtual under control).
+
+    Virtual time moves only when every thread waits, so a loop that polls
+    the clock (``while monotonic() < end: pass``) would never see it move:
+    from its second read since the last change of shared state, a clock read
+    is a switch point, the loop shows up as a spin, and the scheduler lets
+    time pass (see Execution.options).
+    """
     ex = current_execution()
     if ex is None:
         return _time.monotonic()
+    t = ex.current
+    if t is not None and not ex.tearing_down:
+        ex.spin_state(t)
+        if t.spin_clock:
+            ex.switch_point(Access(("clock",), False, "monotonic()"))
+        t.spin_clock = True
     return ex.clock / _NS
 
 
@@ -722,11 +737,17 @@ def thread_id() -> int:
     return ex.current.tid
 
 
+_YIELD = Access(("yield",), False, "yield")
+
+
 def yield_point() -> None:
     """An explicit switch point: let the scheduler run someone else here."""
-    ex = current_execution()
-    if ex is not None:
-        ex.switch_point(Access(("yield",), False, "yield"))
+    try:
+        ex = _local.execution  # current_execution(), inline: this is the benchmark's switch
+    except AttributeError:
+        return
+    if ex is not None and ex.controlled:
+        ex.pass_baton(_YIELD)
 
 
 def publish(ex: Execution) -> None:

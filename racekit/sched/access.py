@@ -45,6 +45,10 @@ class Access(NamedTuple):
     # For attribute and global loads: the container the loaded value is
     # (its number), 0 when it is no container, -1 when unknown.
     holds: int = -1
+    # False for a write its own thread undoes in any loop that makes it (a
+    # lock acquire or release): news to the others, not progress for a
+    # spin loop of its own (see Execution.options).
+    progress: bool = True
 
     def describe(self) -> str:
         return self.label or f"{'write' if self.write else 'read'} {self.key}"

@@ -863,7 +863,7 @@ class OpcodeTracer:
             where = f"{short}:{line}"
         self.in_callback = True
         try:
-            ex.switch_point(access, where=where)
+            ex.pass_baton(access, where)
         finally:
             self.in_callback = False
 
@@ -884,29 +884,30 @@ class OpcodeTracer:
             return access
         ex = self.ex
         if mode == "global":
-            return Access(access.key, False, access.label, "", _holds(ex, obj))
+            return _new_access(Access, (access.key, False, access.label, "", _holds(ex, obj), True))
         if mode == "item":
-            return Access(("item", ex.objnum(obj)), access.write, access.label)
+            return _new_access(Access, (("item", ex.objnum(obj)), access.write, access.label, "", -1, True))
         name = str(access.key[1])
         if isinstance(obj, types.ModuleType):
             # mod.x is the global x of that module
             if access.write:
-                return Access(("global", name), True, access.label)
-            return Access(("global", name), False, access.label, "", _holds(ex, vars(obj).get(name, _MISSING)))
+                return _new_access(Access, (("global", name), True, access.label, "", -1, True))
+            return _new_access(Access, (("global", name), False, access.label, "", _holds(ex, vars(obj).get(name, _MISSING)), True))
         if isinstance(obj, type):
             return access  # a class attribute: seen through every instance
         if access.write:
-            return Access(("attr", name, ex.objnum(obj)), True, access.label)
+            return _new_access(Access, (("attr", name, ex.objnum(obj)), True, access.label, "", -1, True))
         d = getattr(obj, "__dict__", None)
         if d is None or name not in d:
             return access  # a slot, property or class attribute: keep the name-wide key
         holds = _holds(ex, d[name])
         if holds == 0 and mode == "const":
             return None
-        return Access(("attr", name, ex.objnum(obj)), False, access.label, "", holds)
+        return _new_access(Access, (("attr", name, ex.objnum(obj)), False, access.label, "", holds, True))
 
 
 _MISSING: Any = object()
+_new_access = tuple.__new__  # Access(...) without the generated __new__: made on every traced switch
 
 
 def _holds(ex: Execution, value: Any) -> int:
