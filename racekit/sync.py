@@ -37,14 +37,21 @@ _NS = 1_000_000_000
 
 __all__ = [
     "Atomic",
+    "Barrier",
     "BoundedSemaphore",
+    "BrokenBarrierError",
     "Condition",
     "Event",
+    "LifoQueue",
     "Lock",
+    "PriorityQueue",
     "Queue",
     "RLock",
     "Semaphore",
+    "SimpleQueue",
     "Thread",
+    "Timer",
+    "local",
     "monotonic",
     "sleep",
     "thread_id",
@@ -463,10 +470,11 @@ class Queue(_Prim, Generic[T]):
         return _QueueState()
 
     def _publish(self, state: _QueueState) -> None:
-        with self._real.mutex:
-            self._real.queue.clear()
-            self._real.queue.extend(state.items)
-            self._real.unfinished_tasks = state.unfinished
+        real: Any = self._real
+        with real.mutex:
+            real.queue.clear()
+            real.queue.extend(state.items)
+            real.unfinished_tasks = state.unfinished
 
     def _full(self, st: _QueueState) -> bool:
         return 0 < self.maxsize <= len(st.items)
@@ -488,7 +496,7 @@ class Queue(_Prim, Generic[T]):
             waiting_for=self,
         ):
             raise _queue.Full
-        st.items.append(item)
+        self._add(st.items, item)
         st.unfinished += 1
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
@@ -507,8 +515,15 @@ class Queue(_Prim, Generic[T]):
             waiting_for=self,
         ):
             raise _queue.Empty
-        item: T = st.items.popleft()
+        item: T = self._take(st.items)
         return item
+
+    # the order of a queue: FIFO here; LifoQueue and PriorityQueue override
+    def _add(self, items: collections.deque[Any], item: Any) -> None:
+        items.append(item)
+
+    def _take(self, items: collections.deque[Any]) -> Any:
+        return items.popleft()
 
     def put_nowait(self, item: T) -> None:
         self.put(item, block=False)
@@ -548,6 +563,56 @@ class Queue(_Prim, Generic[T]):
             return
         st: _QueueState = self._state(ex)
         ex.switch_point(self._acc("join", write=False), ready=lambda: st.unfinished == 0, waiting_for=self)
+
+
+class LifoQueue(Queue[T]):
+    """A last-in, first-out queue (``queue.LifoQueue``)."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self._real = _queue.LifoQueue(maxsize)
+
+    def _take(self, items: collections.deque[Any]) -> Any:
+        return items.pop()
+
+
+class PriorityQueue(Queue[T]):
+    """Lowest first (``queue.PriorityQueue``); entries compare like ``heapq``'s."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self._real = _queue.PriorityQueue(maxsize)
+
+    def _add(self, items: collections.deque[Any], item: Any) -> None:
+        # keep the deque sorted (stable for equal entries, as heapq is not,
+        # but any order of equal priorities is one heapq could produce)
+        for k, other in enumerate(items):
+            if item < other:
+                items.insert(k, item)
+                return
+        items.append(item)
+
+    def _publish(self, state: _QueueState) -> None:
+        real: Any = self._real
+        with real.mutex:
+            real.queue[:] = list(state.items)
+            real.unfinished_tasks = state.unfinished
+
+
+class SimpleQueue(Queue[T]):
+    """An unbounded FIFO queue without task tracking (``queue.SimpleQueue``)."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+
+    def task_done(self) -> None:
+        raise AttributeError("'SimpleQueue' object has no attribute 'task_done'")
+
+    def join(self) -> None:
+        raise AttributeError("'SimpleQueue' object has no attribute 'join'")
 
 
 # -------------------------------------------------------------------- atomic
@@ -691,6 +756,37 @@ class Thread(_Prim):
         return self._tid is not None and not ex.threads[self._tid].done
 
 
+class Timer(Thread):
+    """Call ``function(*args, **kwargs)`` after ``interval`` seconds unless
+    cancelled first (``threading.Timer``).  Under control the wait is an
+    :class:`Event` wait on virtual time, so a timer and an ``Event.wait``
+    with a timeout are ordered by the same clock."""
+
+    def __init__(
+        self,
+        interval: float,
+        function: Callable[..., Any],
+        args: Any = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self.function = function
+        self.args = args if args is not None else []
+        self.kwargs = kwargs if kwargs is not None else {}
+        self.finished = Event()
+
+    def cancel(self) -> None:
+        """Stop the timer if it has not fired yet."""
+        self.finished.set()
+
+    def run(self) -> None:
+        self.finished.wait(self.interval)
+        if not self.finished.is_set():
+            self.function(*self.args, **self.kwargs)
+        self.finished.set()
+
+
 # ---------------------------------------------------------------------- time
 def sleep(seconds: float) -> None:
     """Sleep; under control the virtual clock advances when every thread waits."""
@@ -706,6 +802,33 @@ def sleep(seconds: float) -> None:
         ready=lambda: False,
         deadline=ex.clock + int(seconds * _NS),
     )
+
+
+# Wall-clock readings under control: a fixed start plus virtual time, so runs
+# are the same on every machine and at every hour.
+_EPOCH = 1_700_000_000.0
+
+
+def time() -> float:
+    """Seconds since the epoch (``time.time``); under control, a fixed start plus virtual time."""
+    ex = current_execution()
+    if ex is None:
+        return _time.time()
+    return _EPOCH + monotonic()
+
+
+def time_ns() -> int:
+    ex = current_execution()
+    if ex is None:
+        return _time.time_ns()
+    return int(_EPOCH) * _NS + int(monotonic() * _NS)
+
+
+def monotonic_ns() -> int:
+    ex = current_execution()
+    if ex is None:
+        return _time.monotonic_ns()
+    return int(monotonic() * _NS)
 
 
 def monotonic() -> float:
@@ -780,3 +903,8 @@ def held_by(tid: int) -> list[str]:
         for pid, st in sorted(ex.objects.items())
         if isinstance(st, _LockState) and st.owner == tid
     ]
+
+
+# Defined in modules of their own, built on the primitives above.
+from racekit.barrier import Barrier, BrokenBarrierError  # noqa: E402
+from racekit.thread_local import local  # noqa: E402

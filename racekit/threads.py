@@ -94,13 +94,21 @@ class ThreadHarness:
         if trace_files is None:
             trace_files = code_files(factory)
         self.trace_files = trace_files
+        # the system's own modules: plain threading in them is swapped for
+        # racekit's while a run builds and drives the object
+        from racekit.sched.scope import scope_of
+
+        self.patch_namespaces = scope_of(factory).namespaces
         self.max_steps = max_steps
         self.check_timeout = check_timeout
         self.final_calls = list(final_calls)
 
     # ------------------------------------------------------------ threads
     def new_state(self, ops: list[list[Call]], closed: bool) -> RunState:
-        return RunState(self.factory(), ops, closed)
+        from racekit.sched.patching import patched
+
+        with patched(self.patch_namespaces):
+            return RunState(self.factory(), ops, closed)
 
     def body(self, state: RunState, tid: int) -> Callable[[], None]:
         """Logical thread ``tid``: perform its calls in order, recording the history."""
@@ -178,7 +186,7 @@ class ThreadHarness:
             threads,
             None,
             self.trace_files,
-            (),
+            self.patch_namespaces,
             self.max_steps,
             thread_names=[f"T{t}" for t in range(len(scenario))] + ["final"],
             judge=self.judge,

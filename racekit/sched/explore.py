@@ -8,9 +8,7 @@ minimized choice list and the exact call that replays it.
 
 from __future__ import annotations
 
-import inspect
 import sys
-import sysconfig
 import time
 import types
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +19,7 @@ from racekit.errors import RacekitError
 from racekit.sched.chooser import Chooser, RecordingChooser, ReplayChooser
 from racekit.sched.patching import patched
 from racekit.sched.runtime import Execution, RunResult, thread_names
+from racekit.sched.scope import scope_of
 
 Check = Callable[[Any], Any]
 
@@ -33,7 +32,8 @@ class Program:
     threads: Callable[[Any], Sequence[Callable[[], Any]]]
     check: Callable[[Any, RunResult], None] | None = None
     trace_files: frozenset[str] = frozenset()
-    patch_modules: tuple[types.ModuleType, ...] = ()
+    # module objects or their namespaces (a function's __globals__)
+    patch_modules: tuple[types.ModuleType | dict[str, Any], ...] = ()
     max_steps: int = 20_000
     thread_names: Sequence[str] | None = None
     # judge(state, result) -> (kind, message): replaces the default verdict
@@ -116,6 +116,7 @@ class ExploreResult:
     replay: str = ""
     cycle: list[dict[str, str]] = field(default_factory=list)
     sleep_blocked: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,12 +133,14 @@ class ExploreResult:
             "seconds": round(self.seconds, 4),
             "replay": self.replay,
             "cycle": self.cycle,
+            "warnings": self.warnings,
         }
 
     def __str__(self) -> str:
         if not self.failed:
-            done = "exhaustively" if self.exhausted else "within budget"
-            return f"no violation in {self.schedules} schedules ({self.strategy}, {done})"
+            done = "exhaustively" if self.exhausted and not self.warnings else "within budget"
+            text = f"no violation in {self.schedules} schedules ({self.strategy}, {done})"
+            return "\n".join([text, *(f"warning: {w}" for w in self.warnings)])
         lines = [
             f"{self.kind}: {self.message}",
             f"found by {self.strategy} at schedule {self.first_failure} of {self.schedules}; "
@@ -148,6 +151,14 @@ class ExploreResult:
             lines.append(f"  {row['step']:>3} {row['name']:<6} {row['what']:<32} {row['where']}{mark}")
         lines.append(f"replay: {self.replay}")
         return "\n".join(lines)
+
+
+# Two or more threads ran and none ever reached a shared-access switch point.
+VACUOUS = (
+    "two or more threads ran but no shared-access switch point was ever reached: nothing was "
+    "interleaved, so this clean verdict says nothing (is the code under test traced? see "
+    "docs/threading-model.md)"
+)
 
 
 # ----------------------------------------------------------- exploration
@@ -179,6 +190,8 @@ def search(
 ) -> ExploreResult:
     """Explore schedules of ``program`` until a failure or the budget."""
     start = time.perf_counter()
+    shared_points = 0
+    ran_threads = 0
     if strategy == "hypothesis":
         found, schedules = _hypothesis_search(program, budget or 1000, seed)
         exhausted = False
@@ -195,15 +208,20 @@ def search(
             schedules += 1
             run = run_program(program, chooser, record_where=False, attach=strat.attach)
             strat.observe(run.result)
+            shared_points += run.result.shared_points
+            ran_threads = max(ran_threads, run.result.ran_threads)
             if run.failed:
                 found = run
                 break
         exhausted = bool(getattr(strat, "exhausted", False))
         sleep_blocked = int(getattr(strat, "sleep_blocked_runs", 0))
     if found is None:
+        warnings = []
+        if ran_threads >= 2 and shared_points == 0 and strategy != "hypothesis":
+            warnings.append(VACUOUS)
         return ExploreResult(
             False, None, "", schedules, strategy, exhausted=exhausted,
-            seconds=time.perf_counter() - start, sleep_blocked=sleep_blocked,
+            seconds=time.perf_counter() - start, sleep_blocked=sleep_blocked, warnings=warnings,
         )
     choices = found.choices
     if minimize:
@@ -348,34 +366,6 @@ def minimize_choices(program: Program, choices: list[int], kind: str | None, max
 
 
 # ------------------------------------------------------------ public API
-def _user_modules(*fns: Callable[..., Any]) -> list[types.ModuleType]:
-    """The modules that define the callables, plus user modules they reference."""
-    stdlib = sysconfig.get_paths()["stdlib"]
-    purelib = sysconfig.get_paths()["purelib"]
-    seen: dict[str, types.ModuleType] = {}
-
-    def is_user(mod: types.ModuleType | None) -> bool:
-        f = getattr(mod, "__file__", None)
-        if not f or mod is None:
-            return False
-        return not (
-            f.startswith(stdlib) or f.startswith(purelib) or mod.__name__.split(".")[0] == "racekit"
-        )
-
-    for fn in fns:
-        mod = inspect.getmodule(fn)
-        if mod is not None and is_user(mod):
-            seen[mod.__name__] = mod
-    for mod in list(seen.values()):
-        for value in vars(mod).values():
-            ref = inspect.getmodule(value) if isinstance(value, type | types.FunctionType) else None
-            if isinstance(value, types.ModuleType):
-                ref = value
-            if ref is not None and is_user(ref) and ref.__name__ not in seen:
-                seen[ref.__name__] = ref
-    return list(seen.values())
-
-
 def _program(
     setup: Callable[[], Any],
     threads: Callable[[Any], Sequence[Callable[[], Any]]],
@@ -383,9 +373,11 @@ def _program(
     trace: bool | Iterable[types.ModuleType],
     max_steps: int,
 ) -> Program:
-    mods = _user_modules(setup, threads, *( [check] if check else []))
+    # What to trace and patch comes from the code itself (co_filename,
+    # __globals__), not from sys.modules: see racekit/sched/scope.py.
+    scope = scope_of(setup, threads, check)
     if trace is True:
-        files = frozenset(m.__file__ for m in mods if m.__file__)
+        files = scope.files
     elif trace is False:
         files = frozenset()
     else:
@@ -395,7 +387,7 @@ def _program(
         if check is not None:
             check(state)
 
-    return Program(setup, threads, run_check, files, tuple(mods), max_steps)
+    return Program(setup, threads, run_check, files, scope.namespaces, max_steps)
 
 
 def explore(

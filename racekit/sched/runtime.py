@@ -53,6 +53,12 @@ class ThreadKilled(greenlet.GreenletExit):  # type: ignore[misc]
     """Thrown into unfinished logical threads when a run ends."""
 
 
+class HarnessAbort(BaseException):  # noqa: N818 - a BaseException so user code does not catch it
+    """Raised in a logical thread when racekit cannot go on with the run (a
+    real lock contended by two logical threads): :meth:`Execution.run`
+    turns it into a :class:`~racekit.errors.HarnessError` with its message."""
+
+
 @dataclass(slots=True, eq=False)
 class ThreadState:
     """A logical thread.  ``pending``/``ready``/``deadline`` describe its switch point."""
@@ -71,6 +77,10 @@ class ThreadState:
     error: BaseException | None = None
     error_where: str = ""
     result: Any = None
+    # A helper the program does not wait for when it ends (a thread pool's
+    # worker): once every other thread has finished, the run ends as soon as
+    # no helper can run - work still queued is done first, as at exit.
+    service: bool = False
     # Spin detection (see Execution.options): the accesses this thread made
     # since the last progress step (epoch ``spin_epoch``), how many repeated,
     # snapshots of its frames sampled at some of the repeats, and whether it
@@ -102,7 +112,7 @@ class Step(NamedTuple):
     is made per step, and its construction is part of every controlled switch.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, as it always has
     tid: int
     access: Access | None
     where: str
@@ -154,8 +164,9 @@ class RunResult:
 
     @property
     def ran_threads(self) -> int:
-        """Logical threads that took at least one step."""
-        return len({s.tid for s in self.steps})
+        """Logical threads that ran (each runs from its start to its first
+        switch point when spawned, so every one did)."""
+        return len(self.threads)
 
 
 _new_step = tuple.__new__
@@ -233,7 +244,7 @@ class Execution:
     def spawn(self, fn: Callable[[], Any], name: str | None = None, daemon: bool = False) -> ThreadState:
         """Add a logical thread and run it eagerly to its first switch point."""
         if not callable(fn):
-            raise TypeError(f"a logical thread must be a callable, not {fn!r}")
+            raise ValueError(f"a logical thread must be a zero-argument callable, not {fn!r}")
         tid = len(self.threads)
         t = ThreadState(tid, name or f"T{tid}", fn, daemon)
         t.glet = greenlet.greenlet(self._body(t), parent=greenlet.getcurrent())
@@ -250,7 +261,7 @@ class Execution:
         def body() -> None:
             try:
                 t.result = t.fn()
-            except (greenlet.GreenletExit, KeyboardInterrupt, WallClockExpired):
+            except (greenlet.GreenletExit, KeyboardInterrupt, WallClockExpired, HarnessAbort):
                 # not a result of the thread: end the run (KeyboardInterrupt
                 # and the wall-clock alarm propagate out of Execution.run)
                 raise
@@ -288,10 +299,13 @@ class Execution:
         message = ""
         cycle: list[dict[str, str]] = []
         sleep_blocked = False
-        self.begin()
         try:
             with armed(self.wall_timeout):
+                self.begin()
                 kind, message, cycle, sleep_blocked = self._loop()
+        except HarnessAbort as exc:
+            self.end()
+            raise HarnessError(str(exc)) from None
         except WallClockExpired:
             where = self.current.where if self.current is not None else ""
             who = self.current.name if self.current is not None else "the scheduler"
@@ -473,8 +487,9 @@ class Execution:
         self._current_first = {}
 
     def quiescent(self) -> bool:
-        """True when every non-daemon thread has finished."""
-        return all(t.daemon for t in self._live)
+        """True when every thread but daemons and helpers (``service``) has
+        finished; called when no thread can run, so helpers are idle then."""
+        return all(t.daemon or t.service for t in self._live)
 
     def step(self, tid: int, enabled: tuple[int, ...] | None = None) -> Step:
         """Run thread ``tid`` (which must be enabled) to its next switch point."""
@@ -802,6 +817,9 @@ class Execution:
         from racekit.sync import owner_of
 
         stuck = [t for t in self.threads if not t.done and not t.daemon]
+        # idle pool workers wait for work that will never come: only name
+        # them when nothing else is stuck
+        stuck = [t for t in stuck if not t.service] or stuck
         edges: dict[int, int] = {}
         for t in stuck:
             owner = owner_of(t.waiting_for)
@@ -856,9 +874,9 @@ def _value_key(value: Any) -> Hashable:
     """What stands for a local variable's value in a spin snapshot."""
     t = type(value)
     if t in _PLAIN:
-        return value
+        return value  # type: ignore[no-any-return]
     if t is tuple and len(value) <= 8 and all(type(v) in _PLAIN for v in value):
-        return value
+        return value  # type: ignore[no-any-return]
     hint = getattr(t, "__length_hint__", None)
     if hint is not None:  # an iterator: where it is, not just which one
         try:
@@ -872,12 +890,13 @@ def _value_key(value: Any) -> Hashable:
 
 
 def _snapshot(frame: FrameType | None) -> Hashable:
-    """Code positions of every frame of a logical thread, and its own frames' locals."""
+    """Code positions of every frame of a logical thread, and their locals
+    (racekit primitives' and helpers' included: a loop inside them counts)."""
     parts: list[Hashable] = []
     while frame is not None:
         code = frame.f_code
-        if code.co_filename.startswith(_RACEKIT_DIR):
-            parts.append((code, frame.f_lasti))
+        if code.co_filename.startswith(_SCHED_DIR):
+            parts.append((code, frame.f_lasti))  # the scheduler's own frames: positions only
         else:
             parts.append((code, frame.f_lasti, tuple([_value_key(v) for v in frame.f_locals.values()])))
         frame = frame.f_back
@@ -898,6 +917,7 @@ def _describe(obj: Any) -> str:
 
 
 _RACEKIT_DIR = __file__.rsplit("/", 2)[0] + "/"
+_SCHED_DIR = __file__.rsplit("/", 1)[0] + "/"
 
 
 def _user_where(depth: int) -> str:

@@ -27,12 +27,14 @@ import dis
 import linecache
 import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from racekit.sched.access import ITEM_KEY, OPAQUE, Access
+from racekit.sched.runtime import HarnessAbort
 
 if TYPE_CHECKING:
     from racekit.sched.runtime import Execution
@@ -335,8 +337,8 @@ def _analyse_pass(instructions: list[dis.Instruction], back: dict[int, Stack] | 
             if isinstance(ins.argval, int):
                 if ins.argval in seen and ins.argval <= ins.offset:  # a back edge
                     seen[ins.argval] = _merge(seen[ins.argval], target, CodeFacts())
-                known = at_target.get(ins.argval)
-                at_target[ins.argval] = target if known is None else _merge(known, target, facts)
+                before = at_target.get(ins.argval)
+                at_target[ins.argval] = target if before is None else _merge(before, target, facts)
         if name == "PRECALL":  # 3.11: [NULL|callable, callable|self, args...]; CALL follows
             producer: dis.Instruction | None = None
             if len(stack) >= arg + 2:
@@ -396,6 +398,7 @@ def _analyse_pass(instructions: list[dis.Instruction], back: dict[int, Stack] | 
             pop(1)
             stack.append(None)
         elif name == "BEFORE_WITH":
+            facts.containers[ins.offset] = stack[-1] if stack else None
             pop(1, "safe")
             stack.extend([ins, None])  # the bound __exit__, then __enter__'s result
         elif name == "SWAP" and arg and len(stack) >= arg:
@@ -417,6 +420,10 @@ def _analyse_pass(instructions: list[dis.Instruction], back: dict[int, Stack] | 
 # string, ``<stdin>``): registered by racekit.sched.scope from the functions
 # it was given, so their written names can still be computed.
 _PSEUDO_CODE: dict[str, tuple[types.CodeType, ...]] = {}
+# ... and every code object nested in them: of a file with no source only
+# these are traced (``"<string>"`` is also the file of every dataclass's
+# generated ``__init__``).
+_PSEUDO_TREE: dict[str, set[types.CodeType]] = {}
 
 
 def register_code(filename: str, codes: Iterable[types.CodeType]) -> None:
@@ -425,9 +432,14 @@ def register_code(filename: str, codes: Iterable[types.CodeType]) -> None:
     merged = known + tuple(c for c in codes if c not in known)
     if merged != known:
         _PSEUDO_CODE[filename] = merged
+        tree = _PSEUDO_TREE.setdefault(filename, set())
+        for c in merged:
+            tree.update(_code_tree(c))
         _BUILDERS.clear()
 
 
+_OBJECT_INIT: Any = object.__init__
+_OBJECT_NEW: Any = object.__new__
 _MUTABLE_CONTAINERS = (list, dict, set, bytearray, collections.deque, array.array)
 
 
@@ -440,7 +452,7 @@ class AccessTables:
         self.tables: dict[types.CodeType, Table | None] = {}
         names = WrittenNames()
         for f in sorted(trace_files):
-            code = module_code(f)
+            code = module_code(f) if f not in _PSEUDO_CODE else None
             codes = [code] if code is not None else []
             codes.extend(_PSEUDO_CODE.get(f, ()))
             names = names | written_names_of(codes)
@@ -513,7 +525,7 @@ class AccessTables:
                 return None
             init = getattr(value, "__init__", None)
             code = getattr(init, "__code__", None)
-            if code is None and value.__init__ is object.__init__ and value.__new__ is object.__new__:
+            if code is None and init is _OBJECT_INIT and getattr(value, "__new__", None) is _OBJECT_NEW:
                 return None  # a plain class with no constructor of its own
         if code is not None and (code.co_filename in self.files or code.co_filename.startswith(_RACEKIT_DIR)):
             return None
@@ -577,6 +589,11 @@ class AccessTables:
                     acc = Access(("global", argval), False, f"read global {argval}")
             elif name in ("CALL", "CALL_FUNCTION_EX"):
                 acc = calls[ins.offset]
+                producer = facts.callees.get(ins.offset)
+                if acc is None and producer is not None and producer.argval == "acquire" and not self.reference:
+                    acc = _ENTER  # maybe a real lock's acquire: looked at when reached
+            elif name == "BEFORE_WITH" and not self.reference:
+                acc = _ENTER  # maybe a real lock: looked at when reached
             if acc is not None:
                 table[ins.offset] = (acc, line, None)
         if not self.reference:
@@ -689,6 +706,16 @@ class AccessTables:
                 spec = ("global", "g", str(ins.argval), ())
             elif name in _ITEM_OPS:
                 spec = refine("item", facts.containers.get(offset), offset)
+            elif acc is _ENTER:
+                if name == "BEFORE_WITH":
+                    manager = facts.containers.get(offset)
+                else:
+                    producer = facts.callees.get(offset)
+                    manager = facts.receivers.get(producer.offset) if producer is not None else None
+                spec = refine("lock", manager, offset)
+                if spec is None:
+                    del table[offset]
+                    continue
             elif name == "CALL" and acc.key == ITEM_KEY:
                 producer = facts.callees.get(offset)
                 if producer is not None and producer.opname in ("LOAD_METHOD", "LOAD_ATTR"):
@@ -747,7 +774,8 @@ def _quiet(
             continue
         if k not in chain and ins.opname not in _QUIET:
             return False
-        if k > guard and instructions[k].offset in table:
+        entry = table.get(instructions[k].offset) if k > guard else None
+        if entry is not None and entry[0] is not _ENTER:
             return False
     return True
 
@@ -788,6 +816,8 @@ class OpcodeTracer:
         self._short: dict[str, str] = {}
         # code object -> its local trace function (None: not traced)
         self._locals: dict[types.CodeType, LocalTrace | None] = {}
+        # real (threading) locks seen acquired in this run: id -> logical thread
+        self._real_owners: dict[int, int] = {}
 
     def install(self) -> None:
         """Arm the tracer; the execution turns tracing on while a thread runs."""
@@ -816,7 +846,9 @@ class OpcodeTracer:
         tables = self.tables
         if code in tables:
             table = tables[code]
-        elif code.co_filename not in self.files:
+        elif code.co_filename not in self.files or (
+            code.co_filename in _PSEUDO_TREE and code not in _PSEUDO_TREE[code.co_filename]
+        ):
             table = tables[code] = None
         else:
             table = tables[code] = self.builder.build(code, frame.f_globals, frame.f_builtins)
@@ -839,6 +871,9 @@ class OpcodeTracer:
         if ex.current is None or not ex.controlled or ex.tearing_down:
             return
         access, line, spec = entry
+        if access is _ENTER:
+            self._check_real_lock(frame, spec, line)  # type: ignore[arg-type]
+            return
         if spec is not None:
             refined = self._refine(frame, access, spec)
             if refined is None:
@@ -866,6 +901,53 @@ class OpcodeTracer:
             ex.pass_baton(access, where)
         finally:
             self.in_callback = False
+
+    def _check_real_lock(self, frame: types.FrameType, spec: Refine, line: int) -> None:
+        """A ``with`` or ``.acquire()`` about to run: is it a real lock held by another logical thread?
+
+        Every logical thread shares one OS thread, so such an acquire would
+        block the run for good (or, for an RLock, let two threads in).  Say
+        so instead, at the first contention.
+        """
+        lock = self._resolve(frame, spec)
+        kind = type(lock)
+        if kind is not _REAL_LOCK and kind is not _REAL_RLOCK:
+            return
+        ex = self.ex
+        me = ex.current
+        assert me is not None
+        held = lock.locked() if kind is _REAL_LOCK else lock._recursion_count() > 0
+        owner = self._real_owners.get(id(lock))
+        if not held:
+            self._real_owners[id(lock)] = me.tid
+            return
+        if owner == me.tid and kind is _REAL_RLOCK:
+            return  # re-entering its own RLock
+        where = f"{_relpath(frame.f_code.co_filename)}:{line}"
+        if owner == me.tid:
+            raise HarnessAbort(
+                f"{me.name} acquires a real threading.Lock it already holds at {where}: it would wait for"
+                " itself for ever (use an RLock, or racekit.sync to have it reported as a deadlock)"
+            )
+        holder = ex.threads[owner].name if owner is not None and owner < len(ex.threads) else "another logical thread"
+        raise HarnessAbort(
+            f"a real lock was used by two logical threads at {where} ({me.name} wants the"
+            f" {'RLock' if kind is _REAL_RLOCK else 'Lock'} {holder} holds); create it from racekit.sync"
+            " or let racekit patch this module"
+        )
+
+    def _resolve(self, frame: types.FrameType, spec: Refine) -> Any:
+        _mode, kind, base, path = spec
+        ns = frame.f_locals if kind == "l" else frame.f_globals
+        obj = ns.get(base, _MISSING)
+        if obj is _MISSING and kind == "g":
+            obj = frame.f_builtins.get(base, _MISSING)
+        for name in path:
+            d = getattr(obj, "__dict__", None)
+            if d is None:
+                return _MISSING
+            obj = d.get(name, _MISSING)
+        return obj
 
     def _refine(self, frame: types.FrameType, access: Access, spec: Refine) -> Access | None:
         """The access with the object it touches: a finer key, or what a load
@@ -907,6 +989,10 @@ class OpcodeTracer:
 
 
 _MISSING: Any = object()
+_REAL_LOCK = type(threading.Lock())
+_REAL_RLOCK = type(threading.RLock())
+# Table marker: a ``with`` or ``.acquire()`` whose object is looked at when reached.
+_ENTER = Access(("enter",), False, "enter")
 _new_access = tuple.__new__  # Access(...) without the generated __new__: made on every traced switch
 
 

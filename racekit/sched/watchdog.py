@@ -18,6 +18,7 @@ armed only for runs on the main thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -73,10 +74,8 @@ class _Alarm:
                     continue
                 self._deadline = None
                 if _SIGNAL is not None:
-                    try:
+                    with contextlib.suppress(OSError, ValueError):  # the thread is gone
                         signal.pthread_kill(self._target, _SIGNAL)
-                    except (OSError, ValueError):
-                        pass
 
 
 _ALARM = _Alarm()
