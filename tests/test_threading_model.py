@@ -475,3 +475,79 @@ def test_a_counting_loop_is_not_a_spin() -> None:
     r = racekit.explore(mod.S, mod.threads, lambda s: seen.add(s.tries))
     assert not r.failed and r.exhausted
     assert -1 in seen and 0 in seen  # the poller may give up: its loop was not cut short
+
+
+# ------------------------------------- a state machine on plain threading
+PLAIN_SYSTEM = program(
+    """
+    import threading
+
+
+    class LockedCounter:
+        def __init__(self):
+            self.lock = threading.Lock()      # plain threading, not racekit.sync
+            self.n = 0
+
+        def increment(self):
+            with self.lock:
+                v = self.n
+                self.n = v + 1
+
+        def get(self):
+            with self.lock:
+                return self.n
+
+
+    class TornCounter(LockedCounter):
+        def increment(self):
+            with self.lock:
+                v = self.n
+            with self.lock:
+                self.n = v + 1
+    """
+)
+
+
+def _plain_machine() -> type:
+    from racekit.catalogue import System, Variant
+    from racekit.machine import ConcurrentStateMachine
+    from specs.counter import CounterSpec
+
+    system = System(
+        name="plain_counter",
+        summary="a counter on threading.Lock",
+        kind="thr",
+        variants=[
+            Variant("locked", PLAIN_SYSTEM.LockedCounter, expect="correct"),
+            Variant("torn", PLAIN_SYSTEM.TornCounter, expect="violation", property="linearizability", bug="torn"),
+        ],
+    )
+
+    class PlainMachine(ConcurrentStateMachine):
+        spec = CounterSpec()
+        threads = 2
+        max_ops = 3
+        operations = {"increment": (), "get": ()}
+        final_calls = [("get", ())]
+        explore_scenario = [[("increment", ())], [("increment", ())]]
+
+    PlainMachine.system = system
+    return PlainMachine
+
+
+def test_a_state_machine_on_threading_lock_is_explored_not_hung() -> None:
+    from racekit.catalogue import PROFILES
+
+    machine: Any = _plain_machine()
+    clean = machine.search(machine.system.variant("locked"), PROFILES["smoke"])
+    assert not clean.failed, clean.message
+    torn = machine.search(machine.system.variant("torn"), PROFILES["smoke"])
+    assert torn.failed and torn.property == "linearizability", torn.message
+
+
+def test_the_live_state_machine_on_threading_lock_runs() -> None:
+    from hypothesis import settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    machine: Any = _plain_machine()
+    run_state_machine_as_test(machine, settings=settings(max_examples=15, deadline=None, database=None))
