@@ -835,21 +835,30 @@ def monotonic() -> float:
     """Seconds on the monotonic clock (virtual under control).
 
     Virtual time moves only when every thread waits, so a loop that polls
-    the clock (``while monotonic() < end: pass``) would never see it move:
-    from its second read since the last change of shared state, a clock read
-    is a switch point, the loop shows up as a spin, and the scheduler lets
-    time pass (see Execution.options).
+    the clock (``while monotonic() < end: pass``) would never see it move.
+    A thread that reads the clock many times within one step (no switch
+    point in its loop) gets a switch point here; a loop caught spinning
+    that reads the clock lets time pass (see Execution.options).
     """
     ex = current_execution()
     if ex is None:
         return _time.monotonic()
     t = ex.current
     if t is not None and not ex.tearing_down:
-        ex.spin_state(t)
-        if t.spin_clock:
-            ex.switch_point(Access(("clock",), False, "monotonic()"))
-        t.spin_clock = True
+        ex.spin_state(t).spin_clock = True
+        # (no local holds the step count: spin snapshots compare this frame's locals)
+        if t.poll_step != len(ex.steps):
+            t.poll_step, t.polls = len(ex.steps), 1
+        else:
+            t.polls += 1
+            if t.polls >= _POLLS_PER_STEP:
+                ex.switch_point(_CLOCK)
     return ex.clock / _NS
+
+
+_CLOCK = Access(("clock",), False, "monotonic()")
+# Clock reads within one step that make a polling loop visible to the scheduler.
+_POLLS_PER_STEP = 64
 
 
 def thread_id() -> int:

@@ -93,6 +93,9 @@ class ThreadState:
     spin_snaps: dict[Hashable, int] = field(default_factory=dict)
     spinning: bool = False
     spin_clock: bool = False
+    # clock reads made in step number ``poll_step`` (see racekit.sync.monotonic)
+    poll_step: int = -1
+    polls: int = 0
 
     def enabled(self, clock: int) -> bool:
         if self.done:
