@@ -94,11 +94,14 @@ class ThreadHarness:
         if trace_files is None:
             trace_files = code_files(factory)
         self.trace_files = trace_files
-        # the system's own modules: plain threading in them is swapped for
-        # racekit's while a run builds and drives the object
+        # The system's own (traced) modules: plain threading in them is
+        # swapped for racekit's while a run builds and drives the object.
+        # Not the spec's or environment's modules: their real locks are
+        # never held across a switch point, and swapping them adds steps.
         from racekit.sched.scope import scope_of
 
-        self.patch_namespaces = scope_of(factory).namespaces
+        own = code_files(factory)
+        self.patch_namespaces = tuple(g for g in scope_of(factory).namespaces if g.get("__file__") in own)
         self.max_steps = max_steps
         self.check_timeout = check_timeout
         self.final_calls = list(final_calls)
