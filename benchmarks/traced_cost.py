@@ -1,7 +1,9 @@
 """Opcode tracing's price on the catalogue: exhaustive DPOR over each fixed
 thread variant's declared scenario, traced (the system's files) vs untraced
-(racekit primitives only).  Each row: schedules and seconds both ways, and
-the traced/untraced time ratio (measured in this process).
+(racekit primitives only).  Each row: schedules and CPU seconds both ways
+(process time: stable on a shared machine), and the traced/untraced time
+ratio, measured in this process.  A scenario not exhausted within BUDGET
+(env, default 50,000) schedules says so.
 
 Run: ``.venv/bin/python benchmarks/traced_cost.py [SYSTEM ...]``
 """
@@ -31,14 +33,14 @@ def measure(machine: type, variant: object, traced: bool) -> tuple[int, float, b
     harness = machine.harness(variant)  # type: ignore[attr-defined]
     harness.trace_files = code_files(variant.factory) if traced else frozenset()  # type: ignore[attr-defined]
     program = harness.program(scenario_for(machine, variant.name))  # type: ignore[attr-defined]
-    start = time.perf_counter()
+    start = time.process_time()
     res = search(program, "dfs", budget=BUDGET, minimize=False)
-    return res.schedules, time.perf_counter() - start, res.exhausted, res.kind
+    return res.schedules, time.process_time() - start, res.exhausted, res.kind
 
 
 def main(argv: list[str]) -> None:
     names = argv or [n for n in system_names() if load_system(n).kind == "thr"]
-    print(f"{'system/variant':<40} {'traced':>16} {'untraced':>16} {'ratio':>7}")
+    print(f"{'system/variant':<40} {'traced':>16} {'untraced':>16} {'ratio':>7}", flush=True)
     for name in names:
         system = load_system(name)
         if system.kind != "thr":

@@ -51,6 +51,8 @@ __all__ = [
     "SimpleQueue",
     "Thread",
     "Timer",
+    "current_thread",
+    "get_ident",
     "local",
     "monotonic",
     "sleep",
@@ -728,6 +730,7 @@ class Thread(_Prim):
         self._tid = len(ex.threads)
         t = ex.spawn(self.run, self._given_name, self.daemon)
         assert t.tid == self._tid
+        t.handle = self
         self.name = t.name
 
     def join(self, timeout: float | None = None) -> None:
@@ -754,6 +757,15 @@ class Thread(_Prim):
         if ex is None:
             return self._real is not None and self._real.is_alive()
         return self._tid is not None and not ex.threads[self._tid].done
+
+    @property
+    def ident(self) -> int | None:
+        """tid + 1 once started under control (see :func:`get_ident`), else the OS thread's."""
+        if self._tid is not None:
+            return self._tid + 1
+        return self._real.ident if self._real is not None else None
+
+    native_id = ident
 
 
 class Timer(Thread):
@@ -859,6 +871,46 @@ def monotonic() -> float:
 _CLOCK = Access(("clock",), False, "monotonic()")
 # Clock reads within one step that make a polling loop visible to the scheduler.
 _POLLS_PER_STEP = 64
+
+
+class _ThreadView:
+    """What ``threading.current_thread()`` returns for a logical thread racekit
+    started itself (not through :class:`Thread`)."""
+
+    def __init__(self, ex: Execution, tid: int) -> None:
+        self._ex = ex
+        self._tid = tid
+        self.name = ex.threads[tid].name
+        self.daemon = ex.threads[tid].daemon
+        self.ident = self.native_id = tid + 1
+
+    def is_alive(self) -> bool:
+        return not self._ex.threads[self._tid].done
+
+    def getName(self) -> str:  # noqa: N802 - threading's old spelling
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<racekit logical thread {self.name!r}>"
+
+
+def current_thread() -> Any:
+    """``threading.current_thread()``: the logical thread's object under control."""
+    ex = current_execution()
+    if ex is None or ex.current is None:
+        return _threading.current_thread()
+    t = ex.current
+    if t.handle is None:
+        t.handle = _ThreadView(ex, t.tid)
+    return t.handle
+
+
+def get_ident() -> int:
+    """``threading.get_ident()``: under control, a small number per logical thread (tid + 1)."""
+    ex = current_execution()
+    if ex is None or ex.current is None:
+        return _threading.get_ident()
+    return ex.current.tid + 1
 
 
 def thread_id() -> int:

@@ -551,3 +551,31 @@ def test_the_live_state_machine_on_threading_lock_runs() -> None:
 
     machine: Any = _plain_machine()
     run_state_machine_as_test(machine, settings=settings(max_examples=15, deadline=None, database=None))
+
+
+def test_get_ident_and_current_thread_tell_logical_threads_apart() -> None:
+    mod = program(
+        """
+        import threading
+
+        class S:
+            def __init__(self):
+                self.by_thread = {}
+                self.names = set()
+
+        def threads(s):
+            def body():
+                s.by_thread[threading.get_ident()] = threading.current_thread().name
+                s.names.add(threading.current_thread().name)
+            def spawner():
+                t = threading.Thread(target=body, name="child")
+                t.start()
+                t.join()
+            return [body, spawner]
+
+        def check(s):
+            assert len(s.by_thread) == 2 and s.names == {"T0", "child"}, (s.by_thread, s.names)
+        """
+    )
+    r = racekit.explore(mod.S, mod.threads, mod.check)
+    assert not r.failed, r

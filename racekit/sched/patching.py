@@ -43,6 +43,9 @@ _THREADING_NAMES: dict[str, Any] = {
     "Timer": sync.Timer,
     "Barrier": sync.Barrier,
     "local": local,
+    "current_thread": sync.current_thread,
+    "get_ident": sync.get_ident,
+    "get_native_id": sync.get_ident,
 }
 _QUEUE_NAMES: dict[str, Any] = {
     "Queue": sync.Queue,

@@ -81,6 +81,7 @@ class ThreadState:
     # worker): once every other thread has finished, the run ends as soon as
     # no helper can run - work still queued is done first, as at exit.
     service: bool = False
+    handle: Any = None  # what threading.current_thread() returns in it
     # Spin detection (see Execution.options): the accesses this thread made
     # since the last progress step (epoch ``spin_epoch``), how many repeated,
     # snapshots of its frames sampled at some of the repeats, and whether it
