@@ -227,7 +227,6 @@ class Execution:
         self._quantum = _CLOCK_QUANTUM
         self._livelock: str | None = None
         self._spin_marks = 0  # threads ever caught spinning: fairness is checked only then
-        self.shared_points = 0
         self.fair_yields = 0
         self._interrupt: BaseException | None = None
 
@@ -329,7 +328,7 @@ class Execution:
             raise self._interrupt
         return RunResult(
             kind, message, self.steps, self.threads, self.clock, sleep_blocked, cycle, unfinished,
-            self.shared_points, self.fair_yields,
+            self.count_shared_points(), self.fair_yields,
         )
 
     def _loop(self) -> tuple[str | None, str, list[dict[str, str]], bool]:
@@ -343,7 +342,6 @@ class Execution:
         steps = self.steps
         threads = self.threads
         max_steps = self.max_steps
-        shared = _SHARED
         record_pending = self.record_pending
         tracer = self._tracer
         while self._failure is None:
@@ -386,19 +384,16 @@ class Execution:
                         t.where,
                         enabled,
                         prev is not None and prev is not t and prev.tid in enabled,
-                        {u.tid: u.pending for u in threads if not u.done} if record_pending else _NO_PENDING,
+                        self._pending_now() if record_pending else _NO_PENDING,
                     ),
                 )
             )
-            if access is not None:
-                if access.key[0] in shared:
-                    self.shared_points += 1
-                if access.write:
-                    self.epoch += 1
-                    if access.progress:
-                        self._quantum = _CLOCK_QUANTUM
-                    elif t.spin_epoch == self.epoch - 1:
-                        t.spin_epoch = self.epoch
+            if access is not None and access.write:
+                self.epoch += 1
+                if access.progress:
+                    self._quantum = _CLOCK_QUANTUM
+                elif t.spin_epoch == self.epoch - 1:
+                    t.spin_epoch = self.epoch
             if self.on_step is not None:
                 self.on_step(steps[-1])
             # -- _resume(t), inline (the scheduler itself is never controlled)
@@ -417,6 +412,14 @@ class Execution:
                     sys.settrace(before)
         kind, message = self._failure if self._failure is not None else (None, "")
         return kind, message, [], False
+
+    def count_shared_points(self) -> int:
+        """Steps so far that touched shared state (counted once, at the end of a run)."""
+        shared = _SHARED
+        return sum(1 for st in self.steps if st.access is not None and st.access.key[0] in shared)
+
+    def _pending_now(self) -> dict[int, Access | None]:
+        return {u.tid: u.pending for u in self.threads if not u.done}
 
     # ------------------------------------------- stepping API (used by run()
     # and by the Hypothesis state machine, which makes the choices itself)
@@ -516,8 +519,6 @@ class Execution:
         )
         self.steps.append(step)
         if access is not None:
-            if access.key[0] in _SHARED:
-                self.shared_points += 1
             if access.write:
                 # Any write is news to the other threads.  A lock operation
                 # (progress False) is no news to the thread making it: a loop
