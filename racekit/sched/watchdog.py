@@ -39,11 +39,23 @@ class WallClockExpired(BaseException):  # noqa: N818 - a BaseException, like Key
 
 
 class _Alarm:
+    """The alarm thread, armed and disarmed once per run.
+
+    Arming must stay cheap (a search makes thousands of runs): it only sets
+    the deadline under a lock.  The thread polls while runs keep coming
+    (every 0.25 s at most) and is notified only when it has gone idle after
+    a quiet spell, so runs do not hand the GIL to it.
+    """
+
+    _POLL = 0.25
+    _IDLE_AFTER = 5.0
+
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._deadline: float | None = None
         self._target = 0
         self._armed = 0
+        self._idle = True
         self._thread: threading.Thread | None = None
 
     def arm(self, seconds: float, target: int) -> int:
@@ -54,7 +66,9 @@ class _Alarm:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="racekit-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._idle:
+                self._idle = False
+                self._cond.notify()
             return self._armed
 
     def disarm(self, token: int) -> None:
@@ -63,14 +77,22 @@ class _Alarm:
                 self._deadline = None
 
     def _loop(self) -> None:
+        quiet_since = time.monotonic()
         with self._cond:
             while True:
+                now = time.monotonic()
                 if self._deadline is None:
-                    self._cond.wait()
+                    if now - quiet_since > self._IDLE_AFTER:
+                        self._idle = True
+                        self._cond.wait()
+                        quiet_since = time.monotonic()
+                    else:
+                        self._cond.wait(self._POLL)
                     continue
-                remaining = self._deadline - time.monotonic()
+                quiet_since = now
+                remaining = self._deadline - now
                 if remaining > 0:
-                    self._cond.wait(remaining)
+                    self._cond.wait(min(remaining, self._POLL))
                     continue
                 self._deadline = None
                 if _SIGNAL is not None:
