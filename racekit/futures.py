@@ -227,7 +227,7 @@ class ThreadPoolExecutor(_cf.Executor, _Prim):
             raise TypeError("initializer must be a callable")
         _Prim.__init__(self)
         self._max_workers = max_workers
-        self._prefix = thread_name_prefix or f"ThreadPoolExecutor-{next(_pool_ids)}"
+        self._prefix = thread_name_prefix
         self._initializer = initializer
         self._initargs = initargs
         self._real: _cf.ThreadPoolExecutor | None = None
@@ -237,7 +237,8 @@ class ThreadPoolExecutor(_cf.Executor, _Prim):
 
     def _real_pool(self) -> _cf.ThreadPoolExecutor:
         if self._real is None:
-            self._real = _cf.ThreadPoolExecutor(self._max_workers, self._prefix, self._initializer, self._initargs)
+            prefix = self._prefix or f"ThreadPoolExecutor-{next(_pool_ids)}"
+            self._real = _cf.ThreadPoolExecutor(self._max_workers, prefix, self._initializer, self._initargs)
         return self._real
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -257,7 +258,9 @@ class ThreadPoolExecutor(_cf.Executor, _Prim):
         return future
 
     def _start_worker(self, ex: Execution, st: _PoolState) -> None:
-        worker = Thread(target=self._work, args=(ex, st), name=f"{self._prefix}_{len(st.workers)}")
+        # named by the pool's number in this run, so traces are the same in every run
+        prefix = self._prefix or f"ThreadPoolExecutor-{self._run_id}"
+        worker = Thread(target=self._work, args=(ex, st), name=f"{prefix}_{len(st.workers)}")
         st.workers.append(worker)
         worker.start()
         assert worker._tid is not None

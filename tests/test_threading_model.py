@@ -579,3 +579,9 @@ def test_get_ident_and_current_thread_tell_logical_threads_apart() -> None:
     )
     r = racekit.explore(mod.S, mod.threads, mod.check)
     assert not r.failed, r
+
+
+def test_a_pool_schedule_replays_with_the_same_trace() -> None:
+    first = racekit.explore(POOL.Counter, POOL.racy, POOL.check)
+    again = racekit.replay(POOL.Counter, POOL.racy, POOL.check, first.choices)
+    assert again.failed and again.trace == first.trace
