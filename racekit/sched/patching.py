@@ -22,6 +22,7 @@ import builtins
 import concurrent
 import concurrent.futures as _futures
 import contextlib
+import operator
 import queue as _queue
 import threading as _threading
 import time as _time
@@ -129,6 +130,36 @@ def _local_subclass(cls: type) -> type | None:
     return ours
 
 
+def _replace(value: Any) -> Any:
+    if isinstance(value, types.ModuleType):
+        return _SHIMS.get(id(value))
+    try:
+        replacement = _BY_ID.get(id(value))
+    except TypeError:
+        replacement = None
+    if replacement is None:
+        replacement = _local_subclass(value) if isinstance(value, type) else _replacement(value)
+    return replacement
+
+
+# namespace id -> (its values when scanned, the (name, value) pairs that need
+# replacing): a search patches the same namespaces thousands of times, and
+# comparing values by identity is far cheaper than classifying them again
+_SCANS: dict[int, tuple[tuple[Any, ...], list[tuple[str, Any]]]] = {}
+
+
+def _candidates(g: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    values = tuple(g.values())
+    scan = _SCANS.get(id(g))
+    if scan is not None and len(scan[0]) == len(values) and all(map(operator.is_, scan[0], values)):
+        return scan[1]
+    found = [(name, value) for name, value in list(g.items()) if _replace(value) is not None]
+    if len(_SCANS) > 256:
+        _SCANS.clear()
+    _SCANS[id(g)] = (values, found)
+    return found
+
+
 @contextlib.contextmanager
 def patched(modules: Iterable[types.ModuleType | Mapping[str, Any]]) -> Iterator[None]:
     """Point the given namespaces' threading names at racekit's versions.
@@ -143,17 +174,8 @@ def patched(modules: Iterable[types.ModuleType | Mapping[str, Any]]) -> Iterator
     real_import = builtins.__import__
     try:
         for g in namespaces.values():
-            for name, value in list(g.items()):
-                replacement: Any = None
-                if isinstance(value, types.ModuleType):
-                    replacement = _SHIMS.get(id(value))
-                else:
-                    try:
-                        replacement = _BY_ID.get(id(value))
-                    except TypeError:
-                        replacement = None
-                    if replacement is None:
-                        replacement = _local_subclass(value) if isinstance(value, type) else _replacement(value)
+            for name, value in _candidates(g):
+                replacement = _replace(value)
                 if replacement is not None:
                     saved.append((g, name, value))
                     g[name] = replacement
