@@ -1,7 +1,8 @@
 """Opcode tracing's price on the catalogue: exhaustive DPOR over each fixed
 thread variant's declared scenario, traced (the system's files) vs untraced
 (racekit primitives only).  Each row: schedules and CPU seconds both ways
-(process time: stable on a shared machine), and the traced/untraced time
+(process time: stable on a shared machine; after one warm-up run, since the
+opcode tables are built once per process), and the traced/untraced time
 ratio, measured in this process.  A scenario not exhausted within BUDGET
 (env, default 50,000) schedules says so.
 
@@ -33,6 +34,7 @@ def measure(machine: type, variant: object, traced: bool) -> tuple[int, float, b
     harness = machine.harness(variant)  # type: ignore[attr-defined]
     harness.trace_files = code_files(variant.factory) if traced else frozenset()  # type: ignore[attr-defined]
     program = harness.program(scenario_for(machine, variant.name))  # type: ignore[attr-defined]
+    search(program, "dfs", budget=1, minimize=False)  # warm up: opcode tables are built once per process
     start = time.process_time()
     res = search(program, "dfs", budget=BUDGET, minimize=False)
     return res.schedules, time.process_time() - start, res.exhausted, res.kind
