@@ -585,3 +585,31 @@ def test_a_pool_schedule_replays_with_the_same_trace() -> None:
     first = racekit.explore(POOL.Counter, POOL.racy, POOL.check)
     again = racekit.replay(POOL.Counter, POOL.racy, POOL.check, first.choices)
     assert again.failed and again.trace == first.trace
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals reach the main thread only")
+def test_ctrl_c_during_a_search_stops_it_and_is_no_counterexample() -> None:
+    import signal
+
+    mod = program(
+        """
+        import signal
+
+        class S:
+            def __init__(self):
+                self.n = 0
+
+        def threads(s):
+            def body():
+                s.n += 1
+                if s.n == 2:
+                    signal.raise_signal(signal.SIGINT)   # the user presses Ctrl-C
+            return [body, body]
+        """
+    )
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            racekit.explore(mod.S, mod.threads)
+    finally:
+        signal.signal(signal.SIGINT, previous)
