@@ -7,14 +7,20 @@ to do there, and hands the baton back to the scheduler loop in
 :meth:`Execution.run`.  The loop asks the :class:`~racekit.sched.chooser.Chooser`
 which enabled thread goes next.  Nothing else decides: same choices, same run.
 
-Why greenlets: a baton pass between OS threads costs ~30 us on this machine,
-a greenlet switch ~0.4 us (see benchmarks/scheduler.py).  The price is that
+Why greenlets: a baton pass between OS threads costs ~25-30 us on this
+machine, a greenlet switch ~0.15 us (see benchmarks/scheduler.py).  The price is that
 code under test must not block on a real OS lock while controlled; racekit
 primitives (or ``threading`` patched by :mod:`racekit.sched.patching`) never do.
 
 Step model: thread start runs eagerly up to the thread's first switch point,
 so a *step* is "perform the announced access, then run local code up to the
 next switch point".  A thread with k switch points has exactly k steps.
+
+Also here, because they are decisions about which thread may run: fair
+scheduling of spin loops (a thread whose state provably repeats is passed
+over; see :meth:`Execution.options`), the step bound and the wall-clock
+alarm (:mod:`racekit.sched.watchdog`), and ``KeyboardInterrupt``, which ends
+the run and propagates instead of being a thread's result.
 """
 
 from __future__ import annotations
