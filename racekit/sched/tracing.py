@@ -816,6 +816,8 @@ class OpcodeTracer:
         self._short: dict[str, str] = {}
         # code object -> its local trace function (None: not traced)
         self._locals: dict[types.CodeType, LocalTrace | None] = {}
+        # untraced Python code (not racekit's): calls to it count as progress
+        self._unseen: set[types.CodeType] = set()
         # real (threading) locks seen acquired in this run: id -> logical thread
         self._real_owners: dict[int, int] = {}
 
@@ -835,7 +837,13 @@ class OpcodeTracer:
         local = self._locals.get(code, False)
         if local is False:
             local = self._locals[code] = self._local_for(frame)
+            if local is None and not code.co_filename.startswith(_RACEKIT_DIR):
+                self._unseen.add(code)
         if local is None:
+            if code in self._unseen:
+                # Python code racekit does not trace may change shared state
+                # unseen: for spin detection, that is progress.
+                self.ex.epoch += 1
             return None
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
