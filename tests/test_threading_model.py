@@ -613,3 +613,33 @@ def test_ctrl_c_during_a_search_stops_it_and_is_no_counterexample() -> None:
             racekit.explore(mod.S, mod.threads)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_spin_wait_on_a_global_flag_is_clean_and_quick() -> None:
+    mod = program(
+        """
+        flag = False
+        seen = []
+
+        def setup():
+            global flag
+            flag = False
+            seen.clear()
+
+        def threads(_):
+            def waiter():
+                while not flag:
+                    pass
+                seen.append("through")
+            def setter():
+                global flag
+                flag = True
+            return [waiter, setter]
+
+        def check(_):
+            assert seen == ["through"], seen
+        """
+    )
+    r = racekit.explore(mod.setup, mod.threads, mod.check)
+    assert not r.failed and r.exhausted, r
+    assert r.schedules < 20, r.schedules
