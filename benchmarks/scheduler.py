@@ -9,16 +9,19 @@
    same outcomes: tests/test_sched_strategies.py checks that on generated
    programs).
 
-The raw greenlet round trip is printed as the floor: the rest of a
-controlled switch is racekit's bookkeeping (enabled set, chooser, Step).
+The raw greenlet switch is printed as the floor: the rest of a controlled
+switch is racekit's bookkeeping (enabled set, chooser, Step, the thread's
+pending access); benchmarks/switch_profile.py breaks it down.  Switch costs
+are CPU time (``time.process_time``), the median of 3, so a busy machine
+moves them less; the OS baton pass is wall time (it is mostly waiting).
 """
 
 from __future__ import annotations
 
-import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,10 +31,16 @@ import greenlet  # noqa: E402
 import racekit  # noqa: E402
 from racekit import sync  # noqa: E402
 from racekit.choice import Boring as BoringChooser  # noqa: E402
-from racekit.choice.strategies.random import RandomChooser  # noqa: E402
 from racekit.sched.runtime import Execution  # noqa: E402
 
 N = 50_000
+
+
+class Alternate:
+    """Always the other thread: every step is a real switch between logical threads."""
+
+    def choose(self, options: object, kind: str, view: object = None) -> int:
+        return 1 if len(options) > 1 else 0  # type: ignore[arg-type]
 
 
 def controlled_switch_us() -> float:
@@ -39,12 +48,12 @@ def controlled_switch_us() -> float:
         for _ in range(N):
             sync.yield_point()
 
-    ex = Execution(RandomChooser(random.Random(0)), max_steps=10 * N, record_where=False)
+    ex = Execution(Alternate(), max_steps=10 * N, record_where=False)
     ex.spawn(body)
     ex.spawn(body)
-    start = time.perf_counter()
+    start = time.process_time()
     result = ex.run()
-    return (time.perf_counter() - start) / len(result.steps) * 1e6
+    return (time.process_time() - start) / len(result.steps) * 1e6
 
 
 class Box:
@@ -59,12 +68,12 @@ def traced_switch_us() -> float:
         for i in range(N):
             box.value = i
 
-    ex = Execution(RandomChooser(random.Random(0)), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
+    ex = Execution(Alternate(), max_steps=10 * N, trace_files=frozenset({__file__}), record_where=False)
     ex.spawn(body)
     ex.spawn(body)
-    start = time.perf_counter()
+    start = time.process_time()
     result = ex.run()
-    return (time.perf_counter() - start) / len(result.steps) * 1e6
+    return (time.process_time() - start) / len(result.steps) * 1e6
 
 
 def greenlet_round_trip_us() -> float:
@@ -75,10 +84,10 @@ def greenlet_round_trip_us() -> float:
             main.switch()
 
     g = greenlet.greenlet(other)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(N):
         g.switch()
-    return (time.perf_counter() - start) / (2 * N) * 1e6
+    return (time.process_time() - start) / (2 * N) * 1e6
 
 
 def os_baton_us() -> float:
@@ -233,15 +242,21 @@ def exhaustive_count(setup: object, threads: object, trace: bool, strategy: str)
     return n, time.perf_counter() - start
 
 
+def median3(fn: Callable[[], float]) -> float:
+    return sorted(fn() for _ in range(3))[1]
+
+
 def main() -> None:
     baton = os_baton_us()
-    floor = greenlet_round_trip_us()
-    switch = controlled_switch_us()
-    traced = traced_switch_us()
+    floor = median3(greenlet_round_trip_us)
+    switch = median3(controlled_switch_us)
+    traced = median3(traced_switch_us)
     print(f"OS-thread baton pass           {baton:8.2f} us   (baseline, two threads, two locks)")
     print(f"greenlet switch (floor)        {floor:8.2f} us   x{baton / floor:.0f} cheaper than the baton pass")
-    print(f"controlled switch (yield_point){switch:8.2f} us   x{baton / switch:.1f} cheaper than the baton pass")
-    print(f"switch from opcode tracing     {traced:8.2f} us   x{baton / traced:.1f} cheaper than the baton pass")
+    print(f"controlled switch (yield_point){switch:8.2f} us   x{baton / switch:.1f} cheaper than the baton pass, "
+          f"x{switch / floor:.1f} the greenlet floor ({switch / (2 * floor):.1f}x the two switches a step makes)")
+    print(f"switch from opcode tracing     {traced:8.2f} us   x{baton / traced:.1f} cheaper than the baton pass, "
+          f"x{traced / floor:.1f} the greenlet floor")
     print(f"opcode tracing slowdown on a pure loop: x{tracing_factor():.1f}")
     n, secs = w1a(3, 2, "dpor")
     print(f"W1a 3x2 exhaustive (DPOR): {n} schedules in {secs:.2f} s = {n / secs * 60:,.0f} schedules/min "

@@ -49,3 +49,13 @@ class HistoryFormatError(RacekitError):
 
     The message names the file and line, and what was expected there.
     """
+
+
+class HarnessError(RacekitError):
+    """A run could not be finished by racekit itself, so it has no verdict.
+
+    The usual cause is a real blocking call made by code under control (a
+    ``threading.Lock`` racekit could not swap, a socket read, ``time.sleep``
+    from a module it does not patch): every logical thread shares one OS
+    thread, so the call blocks all of them.  Never a counterexample.
+    """

@@ -166,6 +166,7 @@ class ConcurrentStateMachine(RuleBasedStateMachine):
             max_steps=cls.max_steps,
             check_timeout=cls.check_timeout,
             final_calls=cls.final_calls,
+            scope_from=factory,
         )
 
     # ------------------------------------------------------ engine hooks
@@ -366,6 +367,8 @@ class ThreadSession:
             events=run.result.steps,
             unfinished=run.result.unfinished,
             state=state,
+            actors=run.result.ran_threads,
+            shared_points=run.result.shared_points,
         )
         if detail:
             trace = run.trace()

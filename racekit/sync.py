@@ -31,19 +31,29 @@ from racekit.sched.access import Access
 from racekit.sched.runtime import Execution, _local, current_execution
 
 T = TypeVar("T")
+SPAWN_KEY = ("prim", 0)
 _ids = itertools.count(1)
 _NS = 1_000_000_000
 
 __all__ = [
     "Atomic",
+    "Barrier",
     "BoundedSemaphore",
+    "BrokenBarrierError",
     "Condition",
     "Event",
+    "LifoQueue",
     "Lock",
+    "PriorityQueue",
     "Queue",
     "RLock",
     "Semaphore",
+    "SimpleQueue",
     "Thread",
+    "Timer",
+    "current_thread",
+    "get_ident",
+    "local",
     "monotonic",
     "sleep",
     "thread_id",
@@ -99,8 +109,8 @@ class _Prim:
     def _publish(self, state: Any) -> None:
         """Copy a finished run's state to the real object (production mode)."""
 
-    def _acc(self, what: str, write: bool = True, sync: str = "") -> Access:
-        return Access(("prim", self._run_id), write, f"{what} {self.racekit_name}", sync)
+    def _acc(self, what: str, write: bool = True, sync: str = "", progress: bool = True) -> Access:
+        return Access(("prim", self._run_id), write, f"{what} {self.racekit_name}", sync, progress=progress)
 
     def __repr__(self) -> str:
         return f"<racekit {self.racekit_name}>"
@@ -130,15 +140,15 @@ class Lock(_Prim):
         st: _LockState = self._state(ex)
         me = ex.current.tid  # type: ignore[union-attr]
         if self._reentrant_for(st, me):
-            ex.switch_point(self._acc("acquire", sync="acquire"))
+            ex.switch_point(self._acc("acquire", sync="acquire", progress=False))
             st.count += 1
             return True
         if not blocking:
-            ex.switch_point(self._acc("try-acquire", sync="wait"))
+            ex.switch_point(self._acc("try-acquire", sync="wait", progress=False))
             if st.owner is not None:
                 return False
         elif not ex.switch_point(
-            self._acc("acquire", sync=_acquire_kind(timeout)),
+            self._acc("acquire", sync=_acquire_kind(timeout), progress=False),
             ready=lambda: st.owner is None,
             deadline=_deadline(ex, timeout),
             waiting_for=self,
@@ -156,7 +166,7 @@ class Lock(_Prim):
             self._real.release()
             return
         st: _LockState = self._state(ex)
-        ex.switch_point(self._acc("release", sync="release"))
+        ex.switch_point(self._acc("release", sync="release", progress=False))
         self._release_state(st, ex.current.tid)  # type: ignore[union-attr]
 
     def _release_state(self, st: _LockState, me: int) -> None:
@@ -261,7 +271,9 @@ class Condition(_Prim):
             st.waiters.remove(waiter)
         # 3. re-acquire the lock before returning
         ex.switch_point(
-            self._lock._acc("re-acquire", sync="acquire"), ready=lambda: lst.owner is None, waiting_for=self._lock
+            self._lock._acc("re-acquire", sync="acquire", progress=False),
+            ready=lambda: lst.owner is None,
+            waiting_for=self._lock,
         )
         lst.owner, lst.count = me, saved
         return notified
@@ -460,10 +472,11 @@ class Queue(_Prim, Generic[T]):
         return _QueueState()
 
     def _publish(self, state: _QueueState) -> None:
-        with self._real.mutex:
-            self._real.queue.clear()
-            self._real.queue.extend(state.items)
-            self._real.unfinished_tasks = state.unfinished
+        real: Any = self._real
+        with real.mutex:
+            real.queue.clear()
+            real.queue.extend(state.items)
+            real.unfinished_tasks = state.unfinished
 
     def _full(self, st: _QueueState) -> bool:
         return 0 < self.maxsize <= len(st.items)
@@ -485,7 +498,7 @@ class Queue(_Prim, Generic[T]):
             waiting_for=self,
         ):
             raise _queue.Full
-        st.items.append(item)
+        self._add(st.items, item)
         st.unfinished += 1
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
@@ -504,8 +517,15 @@ class Queue(_Prim, Generic[T]):
             waiting_for=self,
         ):
             raise _queue.Empty
-        item: T = st.items.popleft()
+        item: T = self._take(st.items)
         return item
+
+    # the order of a queue: FIFO here; LifoQueue and PriorityQueue override
+    def _add(self, items: collections.deque[Any], item: Any) -> None:
+        items.append(item)
+
+    def _take(self, items: collections.deque[Any]) -> Any:
+        return items.popleft()
 
     def put_nowait(self, item: T) -> None:
         self.put(item, block=False)
@@ -545,6 +565,56 @@ class Queue(_Prim, Generic[T]):
             return
         st: _QueueState = self._state(ex)
         ex.switch_point(self._acc("join", write=False), ready=lambda: st.unfinished == 0, waiting_for=self)
+
+
+class LifoQueue(Queue[T]):
+    """A last-in, first-out queue (``queue.LifoQueue``)."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self._real = _queue.LifoQueue(maxsize)
+
+    def _take(self, items: collections.deque[Any]) -> Any:
+        return items.pop()
+
+
+class PriorityQueue(Queue[T]):
+    """Lowest first (``queue.PriorityQueue``); entries compare like ``heapq``'s."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self._real = _queue.PriorityQueue(maxsize)
+
+    def _add(self, items: collections.deque[Any], item: Any) -> None:
+        # keep the deque sorted (stable for equal entries, as heapq is not,
+        # but any order of equal priorities is one heapq could produce)
+        for k, other in enumerate(items):
+            if item < other:
+                items.insert(k, item)
+                return
+        items.append(item)
+
+    def _publish(self, state: _QueueState) -> None:
+        real: Any = self._real
+        with real.mutex:
+            real.queue[:] = list(state.items)
+            real.unfinished_tasks = state.unfinished
+
+
+class SimpleQueue(Queue[T]):
+    """An unbounded FIFO queue without task tracking (``queue.SimpleQueue``)."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+
+    def task_done(self) -> None:
+        raise AttributeError("'SimpleQueue' object has no attribute 'task_done'")
+
+    def join(self) -> None:
+        raise AttributeError("'SimpleQueue' object has no attribute 'join'")
 
 
 # -------------------------------------------------------------------- atomic
@@ -651,13 +721,16 @@ class Thread(_Prim):
         if self._tid is not None:
             raise RuntimeError("threads can only be started once")
         self._state(ex)
-        ex.switch_point(self._acc("start"))
+        # Starting a thread numbers it (its tid and default name), so every
+        # start depends on every other: key ("prim", 0), not this thread's own.
+        ex.switch_point(Access(SPAWN_KEY, True, f"start {self.racekit_name}"))
         self._ex = ex
         # Started before it runs: spawn runs the child up to its first switch
         # point, and the child (or code it calls) may join or inspect it.
         self._tid = len(ex.threads)
         t = ex.spawn(self.run, self._given_name, self.daemon)
         assert t.tid == self._tid
+        t.handle = self
         self.name = t.name
 
     def join(self, timeout: float | None = None) -> None:
@@ -685,6 +758,46 @@ class Thread(_Prim):
             return self._real is not None and self._real.is_alive()
         return self._tid is not None and not ex.threads[self._tid].done
 
+    @property
+    def ident(self) -> int | None:
+        """tid + 1 once started under control (see :func:`get_ident`), else the OS thread's."""
+        if self._tid is not None:
+            return self._tid + 1
+        return self._real.ident if self._real is not None else None
+
+    native_id = ident
+
+
+class Timer(Thread):
+    """Call ``function(*args, **kwargs)`` after ``interval`` seconds unless
+    cancelled first (``threading.Timer``).  Under control the wait is an
+    :class:`Event` wait on virtual time, so a timer and an ``Event.wait``
+    with a timeout are ordered by the same clock."""
+
+    def __init__(
+        self,
+        interval: float,
+        function: Callable[..., Any],
+        args: Any = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self.function = function
+        self.args = args if args is not None else []
+        self.kwargs = kwargs if kwargs is not None else {}
+        self.finished = Event()
+
+    def cancel(self) -> None:
+        """Stop the timer if it has not fired yet."""
+        self.finished.set()
+
+    def run(self) -> None:
+        self.finished.wait(self.interval)
+        if not self.finished.is_set():
+            self.function(*self.args, **self.kwargs)
+        self.finished.set()
+
 
 # ---------------------------------------------------------------------- time
 def sleep(seconds: float) -> None:
@@ -703,12 +816,101 @@ def sleep(seconds: float) -> None:
     )
 
 
+# Wall-clock readings under control: a fixed start plus virtual time, so runs
+# are the same on every machine and at every hour.
+_EPOCH = 1_700_000_000.0
+
+
+def time() -> float:
+    """Seconds since the epoch (``time.time``); under control, a fixed start plus virtual time."""
+    ex = current_execution()
+    if ex is None:
+        return _time.time()
+    return _EPOCH + monotonic()
+
+
+def time_ns() -> int:
+    ex = current_execution()
+    if ex is None:
+        return _time.time_ns()
+    return int(_EPOCH) * _NS + int(monotonic() * _NS)
+
+
+def monotonic_ns() -> int:
+    ex = current_execution()
+    if ex is None:
+        return _time.monotonic_ns()
+    return int(monotonic() * _NS)
+
+
 def monotonic() -> float:
-    """Seconds on the monotonic clock (virtual under control)."""
+    """Seconds on the monotonic clock (virtual under control).
+
+    Virtual time moves only when every thread waits, so a loop that polls
+    the clock (``while monotonic() < end: pass``) would never see it move.
+    A thread that reads the clock many times within one step (no switch
+    point in its loop) gets a switch point here; a loop caught spinning
+    that reads the clock lets time pass (see Execution.options).
+    """
     ex = current_execution()
     if ex is None:
         return _time.monotonic()
+    t = ex.current
+    if t is not None and not ex.tearing_down:
+        ex.spin_state(t).spin_clock = True
+        # (no local holds the step count: spin snapshots compare this frame's locals)
+        if t.poll_step != len(ex.steps):
+            t.poll_step, t.polls = len(ex.steps), 1
+        else:
+            t.polls += 1
+            if t.polls >= _POLLS_PER_STEP:
+                ex.switch_point(_CLOCK)
     return ex.clock / _NS
+
+
+_CLOCK = Access(("clock",), False, "monotonic()")
+# Clock reads within one step that make a polling loop visible to the scheduler.
+_POLLS_PER_STEP = 64
+
+
+class _ThreadView:
+    """What ``threading.current_thread()`` returns for a logical thread racekit
+    started itself (not through :class:`Thread`)."""
+
+    def __init__(self, ex: Execution, tid: int) -> None:
+        self._ex = ex
+        self._tid = tid
+        self.name = ex.threads[tid].name
+        self.daemon = ex.threads[tid].daemon
+        self.ident = self.native_id = tid + 1
+
+    def is_alive(self) -> bool:
+        return not self._ex.threads[self._tid].done
+
+    def getName(self) -> str:  # noqa: N802 - threading's old spelling
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<racekit logical thread {self.name!r}>"
+
+
+def current_thread() -> Any:
+    """``threading.current_thread()``: the logical thread's object under control."""
+    ex = current_execution()
+    if ex is None or ex.current is None:
+        return _threading.current_thread()
+    t = ex.current
+    if t.handle is None:
+        t.handle = _ThreadView(ex, t.tid)
+    return t.handle
+
+
+def get_ident() -> int:
+    """``threading.get_ident()``: under control, a small number per logical thread (tid + 1)."""
+    ex = current_execution()
+    if ex is None or ex.current is None:
+        return _threading.get_ident()
+    return ex.current.tid + 1
 
 
 def thread_id() -> int:
@@ -719,11 +921,17 @@ def thread_id() -> int:
     return ex.current.tid
 
 
+_YIELD = Access(("yield",), False, "yield")
+
+
 def yield_point() -> None:
     """An explicit switch point: let the scheduler run someone else here."""
-    ex = current_execution()
-    if ex is not None:
-        ex.switch_point(Access(("yield",), False, "yield"))
+    try:
+        ex = _local.execution  # current_execution(), inline: this is the benchmark's switch
+    except AttributeError:
+        return
+    if ex is not None and ex.controlled:
+        ex.pass_baton(_YIELD)
 
 
 def publish(ex: Execution) -> None:
@@ -756,3 +964,8 @@ def held_by(tid: int) -> list[str]:
         for pid, st in sorted(ex.objects.items())
         if isinstance(st, _LockState) and st.owner == tid
     ]
+
+
+# Defined in modules of their own, built on the primitives above.
+from racekit.barrier import Barrier, BrokenBarrierError  # noqa: E402
+from racekit.thread_local import local  # noqa: E402

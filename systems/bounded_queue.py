@@ -167,15 +167,6 @@ class ShutdownStrandsQueue(BoundedQueue):
             return left
 
 
-# Every field of these queues is read and written with ``self.lock`` held,
-# so the programs are data-race-free and the lock/condition operations are
-# the only switch points whose order matters: DPOR over them alone covers
-# every behaviour.  Opcode tracing would add a switch point at each
-# ``self.items`` / ``self.not_full`` load, and the engine counts an attribute
-# assigned in ``__init__`` as shared, so every load races with every append:
-# the lost-wakeup scenario then has > 5,000 schedules instead of ~300.
-LOCK_BASED = {"trace_files": ()}
-
 SYSTEM = System(
     name="bounded_queue",
     summary="Bounded blocking queue (one producer, many consumers) with draining shutdown",
@@ -187,13 +178,12 @@ SYSTEM = System(
         "deadlock",
     ),
     variants=[
-        Variant("condition", BoundedQueue, expect="correct", options=LOCK_BASED),
+        Variant("condition", BoundedQueue, expect="correct"),
         Variant(
             "check_then_put",
             CheckThenPutQueue,
             expect="violation",
             property="never over capacity",
-            options=LOCK_BASED,
             bug="put checks for room and appends in two critical sections: two producers both see one free slot and both append",
         ),
         Variant(
@@ -201,7 +191,6 @@ SYSTEM = System(
             NotifyOnEmptyQueue,
             expect="violation",
             property="deadlock",
-            options=LOCK_BASED,
             bug="put notifies only when the queue was empty: two puts in a row wake one of two waiting consumers, the other sleeps forever beside an item",
         ),
         Variant(
@@ -209,7 +198,6 @@ SYSTEM = System(
             IfNotWhileQueue,
             expect="violation",
             property="linearizability",
-            options=LOCK_BASED,
             bug="take waits under 'if', not 'while': a consumer arriving between notify and wake-up steals the item and the woken one pops an empty deque",
         ),
         Variant(
@@ -217,7 +205,6 @@ SYSTEM = System(
             ShutdownDropsQueue,
             expect="violation",
             property="every item consumed exactly once or returned by shutdown",
-            options=LOCK_BASED,
             bug="shutdown clears the buffer and returns nothing: items that were put are neither consumed nor handed back",
         ),
         Variant(
@@ -225,7 +212,6 @@ SYSTEM = System(
             ShutdownStrandsQueue,
             expect="violation",
             property="deadlock",
-            options=LOCK_BASED,
             bug="shutdown wakes waiting consumers with notify() instead of notify_all(): all but one keep waiting on a closed queue forever",
         ),
     ],

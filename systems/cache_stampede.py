@@ -182,11 +182,6 @@ def _factory(cls: type[NaiveCache]) -> Any:
     return build
 
 
-# Entries, flights and waiters are touched only under ``self.lock`` in these,
-# so DPOR over the lock and condition operations covers them; opcode tracing
-# stays on for the variants with unlocked accesses.
-LOCK_BASED = {"trace_files": ()}
-
 SYSTEM = System(
     name="cache_stampede",
     summary="Many readers on one expired key: naive get-or-compute vs single-flight, stale-while-revalidate, XFetch",
@@ -207,8 +202,8 @@ SYSTEM = System(
             property="one loader call per key per expiry",
             bug="the freshness check runs before the lock: a reader that saw the expired entry becomes leader again right after the first leader published",
         ),
-        Variant("single_flight", _factory(SingleFlightCache), expect="correct", options=LOCK_BASED),
-        Variant("stale_while_revalidate", _factory(StaleWhileRevalidateCache), expect="correct", options=LOCK_BASED),
-        Variant("early_refresh", _factory(EarlyRefreshCache), expect="correct", options=LOCK_BASED),
+        Variant("single_flight", _factory(SingleFlightCache), expect="correct"),
+        Variant("stale_while_revalidate", _factory(StaleWhileRevalidateCache), expect="correct"),
+        Variant("early_refresh", _factory(EarlyRefreshCache), expect="correct"),
     ],
 )

@@ -179,12 +179,6 @@ class LockedMap:
             self.data.pop(key, None)
 
 
-# The lock-based maps (and the RWLock) touch their fields only under a lock:
-# data-race-free, so DPOR over the lock/condition operations alone covers
-# them.  The copy-on-write maps read ``self.data`` with no lock on purpose,
-# so they stay opcode-traced: the unlocked load is a switch point.
-LOCK_BASED = {"trace_files": ()}
-
 SYSTEM = System(
     name="read_mostly_map",
     summary="Read-mostly map: copy-on-write, readers-writer lock, single lock",
@@ -199,15 +193,14 @@ SYSTEM = System(
             property="linearizability",
             bug="two writers copy the same version of the dict and each publishes its own copy: the first write is lost",
         ),
-        Variant("rwlock", RWLockMap, expect="correct", options=LOCK_BASED),
+        Variant("rwlock", RWLockMap, expect="correct"),
         Variant(
             "rwlock_upgrade",
             RWLockUpgradeMap,
             expect="violation",
             property="deadlock",
-            options=LOCK_BASED,
             bug="put takes the write lock while holding the read lock: the writer waits for the readers to leave, itself included",
         ),
-        Variant("locked", LockedMap, expect="correct", options=LOCK_BASED),
+        Variant("locked", LockedMap, expect="correct"),
     ],
 )

@@ -174,10 +174,6 @@ def _factory(cls: type[WorkQueue]) -> Any:
     return build
 
 
-# Every field is touched under self.lock: data-race-free, so DPOR over the
-# lock/condition/thread operations covers these without opcode tracing.
-LOCK_BASED = {"trace_files": ()}
-
 SYSTEM = System(
     name="work_queue",
     summary="Work queue with backpressure: bounded buffer, submit timeout -> explicit rejection, draining shutdown",
@@ -189,13 +185,12 @@ SYSTEM = System(
         "linearizability",
     ),
     variants=[
-        Variant("bounded", _factory(WorkQueue), expect="correct", options=LOCK_BASED),
+        Variant("bounded", _factory(WorkQueue), expect="correct"),
         Variant(
             "unbounded",
             _factory(UnboundedWorkQueue),
             expect="violation",
             property="bound never exceeded",
-            options=LOCK_BASED,
             bug="submit appends whatever the buffer holds: under overload the queue grows past its capacity instead of pushing back",
         ),
         Variant(
@@ -203,7 +198,6 @@ SYSTEM = System(
             _factory(DropWhenFullWorkQueue),
             expect="violation",
             property="every job processed exactly once or rejected to its caller",
-            options=LOCK_BASED,
             bug="a submit that finds the buffer full drops the job and returns True: the caller believes it was accepted",
         ),
         Variant(
@@ -211,7 +205,6 @@ SYSTEM = System(
             _factory(ShutdownLosesJobsWorkQueue),
             expect="violation",
             property="every job processed exactly once or rejected to its caller",
-            options=LOCK_BASED,
             bug="workers exit as soon as shutdown closes the queue: accepted jobs still in the buffer are never run",
         ),
         Variant(
@@ -219,7 +212,6 @@ SYSTEM = System(
             _factory(ShutdownWakesOneWorkQueue),
             expect="violation",
             property="deadlock",
-            options=LOCK_BASED,
             bug="shutdown wakes idle workers with notify() instead of notify_all() and then joins them all: one worker sleeps on and shutdown never returns",
         ),
     ],

@@ -43,6 +43,11 @@ class Result:
     events: Sequence[Any] = field(default_factory=tuple, repr=False)
     unfinished: Mapping[Any, Any] = field(default_factory=dict, repr=False)
     state: Any = field(default=None, repr=False)  # the engine's final state, for tests
+    # Vacuity (see racekit.choice.coverage): how many actors (threads) ran,
+    # and how many steps touched state another could see; None: the engine
+    # does not count them.
+    actors: int = 0
+    shared_points: int | None = None
 
     @builtins.property  # the field ``property`` shadows the builtin here
     def deviations(self) -> int:

@@ -11,7 +11,7 @@ turned inside out with a greenlet so it is a Strategy like the others (see
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from racekit.choice.chooser import Chooser, Recorder
@@ -179,6 +179,7 @@ def _loop(
     first: int | None = None
     runs = 0
     pruned = 0
+    alone = interleaved = False  # vacuity: a run of 2+ actors with no shared point / a run with one
     while found is not None or runs < budget:
         trial = strategy.next_trial()
         if trial is None:
@@ -194,6 +195,9 @@ def _loop(
         result.path = recorder.points
         result.choices = recorder.choices
         pruned += result.pruned
+        if result.shared_points is not None:
+            interleaved = interleaved or result.shared_points > 0
+            alone = alone or (result.actors >= 2 and result.shared_points == 0)
         is_hit = not result.pruned and hit(result)
         strategy.observe(result, is_hit)
         if progress is not None:
@@ -202,4 +206,7 @@ def _loop(
             found = result
             if first is None:
                 first = runs
-    return Report(strategy.name, found, runs, strategy.coverage(), first, {"pruned": pruned})
+    coverage = strategy.coverage()
+    if alone and not interleaved:
+        coverage = replace(coverage, vacuous=True)
+    return Report(strategy.name, found, runs, coverage, first, {"pruned": pruned})

@@ -11,8 +11,6 @@ and says honestly how much was covered.
 
 from __future__ import annotations
 
-import inspect
-import sysconfig
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +25,7 @@ from racekit.engine import Phase, Plan
 from racekit.errors import UsageError
 from racekit.sched.program import Program, Run, run_program
 from racekit.sched.runtime import RunResult
+from racekit.sched.scope import scope_of
 
 Check = Callable[[Any], Any]
 
@@ -35,7 +34,8 @@ Check = Callable[[Any], Any]
 @dataclass
 class ExploreResult:
     """What an exploration found.  ``failed`` False means none found in budget;
-    ``coverage`` says how much was run ("exhaustively" only when all of it)."""
+    ``coverage`` says how much was run ("exhaustively" only when all of it);
+    ``warnings`` what a clean verdict must be read with (nothing interleaved)."""
 
     failed: bool
     kind: str | None
@@ -51,6 +51,7 @@ class ExploreResult:
     replay: str = ""
     cycle: list[dict[str, str]] = field(default_factory=list)
     coverage: Coverage | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,12 +69,13 @@ class ExploreResult:
             "seconds": round(self.seconds, 4),
             "replay": self.replay,
             "cycle": self.cycle,
+            "warnings": self.warnings,
         }
 
     def __str__(self) -> str:
         if not self.failed:
             covered = self.coverage.describe() if self.coverage else f"{self.schedules} schedules"
-            return f"no violation ({self.strategy}, {covered})"
+            return "\n".join([f"no violation ({self.strategy}, {covered})", *(f"warning: {w}" for w in self.warnings)])
         lines = [
             f"{self.kind}: {self.message}",
             f"found by {self.strategy} at schedule {self.first_failure} of {self.schedules}; "
@@ -111,6 +113,8 @@ def as_result(run: Run, detail: bool = True) -> Result:
         events=r.steps,
         unfinished=r.unfinished,
         state=run.state,
+        actors=r.ran_threads,
+        shared_points=r.shared_points,
     )
 
 
@@ -189,7 +193,7 @@ def search(
     if found is None:
         return ExploreResult(
             False, None, "", rep.runs, strategy, exhausted=rep.coverage.exhaustive,
-            seconds=time.perf_counter() - start, coverage=rep.coverage,
+            seconds=time.perf_counter() - start, coverage=rep.coverage, warnings=rep.coverage.warnings,
         )
     choices = found.choices
     if minimize:
@@ -222,34 +226,6 @@ def replay_program(program: Program, choices: Sequence[int]) -> Run:
 
 
 # ------------------------------------------------------------ public API
-def _user_modules(*fns: Callable[..., Any]) -> list[types.ModuleType]:
-    """The modules that define the callables, plus user modules they reference."""
-    stdlib = sysconfig.get_paths()["stdlib"]
-    purelib = sysconfig.get_paths()["purelib"]
-    seen: dict[str, types.ModuleType] = {}
-
-    def is_user(mod: types.ModuleType | None) -> bool:
-        f = getattr(mod, "__file__", None)
-        if not f or mod is None:
-            return False
-        return not (
-            f.startswith(stdlib) or f.startswith(purelib) or mod.__name__.split(".")[0] == "racekit"
-        )
-
-    for fn in fns:
-        mod = inspect.getmodule(fn)
-        if mod is not None and is_user(mod):
-            seen[mod.__name__] = mod
-    for mod in list(seen.values()):
-        for value in vars(mod).values():
-            ref = inspect.getmodule(value) if isinstance(value, type | types.FunctionType) else None
-            if isinstance(value, types.ModuleType):
-                ref = value
-            if ref is not None and is_user(ref) and ref.__name__ not in seen:
-                seen[ref.__name__] = ref
-    return list(seen.values())
-
-
 def _program(
     setup: Callable[[], Any],
     threads: Callable[[Any], Sequence[Callable[[], Any]]],
@@ -262,9 +238,11 @@ def _program(
             raise UsageError(f"{name} must be a callable, not {fn!r}")
     if check is not None and not callable(check):
         raise UsageError(f"check must be a callable or None, not {check!r}")
-    mods = _user_modules(setup, threads, *([check] if check else []))
+    # What to trace and patch comes from the code itself (co_filename,
+    # __globals__), not from sys.modules: see racekit/sched/scope.py.
+    scope = scope_of(setup, threads, check)
     if trace is True:
-        files = frozenset(m.__file__ for m in mods if m.__file__)
+        files = scope.files
     elif trace is False:
         files = frozenset()
     else:
@@ -274,7 +252,7 @@ def _program(
         if check is not None:
             check(state)
 
-    return Program(setup, threads, run_check, files, tuple(mods), max_steps)
+    return Program(setup, threads, run_check, files, scope.namespaces, max_steps)
 
 
 def explore(
@@ -297,8 +275,11 @@ def explore(
     ``setup()`` builds fresh state; ``threads(state)`` returns the thread
     bodies (zero-argument callables); ``check(state)`` raises AssertionError
     on a bug (any other exception is reported as a failure too, with its
-    schedule).  Opcode preemption covers the modules that define these
-    callables (and user modules they reference) unless ``trace=False``.
+    schedule).  Opcode preemption covers the code these callables come from
+    and the user code their namespaces name (found from ``co_filename`` and
+    ``__globals__``, so exec'd and notebook code too: ``sched/scope.py``)
+    unless ``trace=False``.  A clean result in which two or more threads ran
+    but nothing was interleaved says so in ``warnings``, never "exhaustively".
 
     Strategies (``racekit.choice.names()``): ``bounded`` (default: DPOR with
     at most 0, 1 ... ``max_bound`` preemptions, then unbounded - shallow

@@ -28,7 +28,8 @@ class Program:
     threads: Callable[[Any], Sequence[Callable[[], Any]]]
     check: Callable[[Any, RunResult], None] | None = None
     trace_files: frozenset[str] = frozenset()
-    patch_modules: tuple[types.ModuleType, ...] = ()
+    # module objects or their namespaces (a function's __globals__)
+    patch_modules: tuple[types.ModuleType | dict[str, Any], ...] = ()
     max_steps: int = 20_000
     thread_names: Sequence[str] | None = None
     # judge(state, result) -> (kind, message): replaces the default verdict

@@ -68,22 +68,37 @@ class ScenarioHarness:
         max_steps: int = 5_000,
         check_timeout: float = 10.0,
         final_calls: Sequence[Call] = (),
+        scope_from: Callable[..., Any] | None = None,
     ) -> None:
         self.factory = factory
         self.spec = spec
         self.threads = threads
         self.invariants = invariants or {}
         self.may_block = may_block or (lambda obj, name, args: False)
+        # ``scope_from``: the system's own factory when ``factory`` wraps it
+        # (a state machine's ``subject`` adapter): its code says what is ours.
+        origin = scope_from if scope_from is not None else factory
         if trace_files is None:
-            trace_files = code_files(factory)
+            trace_files = code_files(origin)
         self.trace_files = trace_files
+        # The system's own (traced) modules: plain threading in them is
+        # swapped for racekit's while a run builds and drives the object.
+        # Not the spec's or environment's modules: their real locks are
+        # never held across a switch point, and swapping them adds steps.
+        from racekit.sched.scope import scope_of
+
+        own = code_files(origin)
+        self.patch_namespaces = tuple(g for g in scope_of(origin).namespaces if g.get("__file__") in own)
         self.max_steps = max_steps
         self.check_timeout = check_timeout
         self.final_calls = list(final_calls)
 
     # ------------------------------------------------------------ threads
     def new_state(self, ops: list[list[Call]], closed: bool) -> RunState:
-        return RunState(self.factory(), ops, closed)
+        from racekit.sched.patching import patched
+
+        with patched(self.patch_namespaces):
+            return RunState(self.factory(), ops, closed)
 
     def body(self, state: RunState, tid: int) -> Callable[[], None]:
         """Logical thread ``tid``: perform its calls in order, recording the history."""
@@ -161,7 +176,7 @@ class ScenarioHarness:
             threads,
             None,
             self.trace_files,
-            (),
+            self.patch_namespaces,
             self.max_steps,
             thread_names=[f"T{t}" for t in range(len(scenario))] + ["final"],
             judge=self.judge,

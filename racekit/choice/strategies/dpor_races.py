@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from racekit.sched.access import Access, dependent
+from racekit.sched.access import Access, ConflictIndex, dependent
 
 
 @dataclass
@@ -47,9 +47,15 @@ def add_backtrack_points(
     r = _Races(stack, events, [st.enabled for st in steps], bounded)
     clocks = r.clocks
     last: dict[int, int] = {}
+    # Earlier steps filed by what they touch: looking up the few that may
+    # conflict with step j instead of testing every one (quadratic in the run
+    # length, which opcode tracing makes long); dependent() still decides.
+    index = ConflictIndex()
     for j, (p, acc) in enumerate(events):
         base = clocks[last[p]] if p in last else {}
-        deps = [i for i in range(min(j, n_exec)) if events[i][0] != p and dependent(events[i][1], acc)]
+        deps = [i for i in index.candidates(acc) if events[i][0] != p and dependent(events[i][1], acc)]
+        if j < n_exec:
+            index.add(j, acc)
         # j's own clock first: reversing a race needs to know which steps
         # between i and j happen before j.
         clock = dict(base)
