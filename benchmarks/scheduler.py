@@ -56,6 +56,21 @@ def controlled_switch_us() -> float:
     return (time.process_time() - start) / len(result.steps) * 1e6
 
 
+def viewed_switch_us() -> float:
+    """The same switch as a search makes it: through run_program, whose chooser
+    is wrapped in the kernel's Recorder and gets a ThreadView per decision."""
+    from racekit.sched.program import Program, run_program
+
+    def body() -> None:
+        for _ in range(N):
+            sync.yield_point()
+
+    program = Program(lambda: None, lambda state: [body, body], max_steps=10 * N)
+    start = time.process_time()
+    run = run_program(program, Alternate(), record_where=False)
+    return (time.process_time() - start) / len(run.result.steps) * 1e6
+
+
 class Box:
     def __init__(self) -> None:
         self.value = 0
@@ -250,11 +265,14 @@ def main() -> None:
     baton = os_baton_us()
     floor = median3(greenlet_round_trip_us)
     switch = median3(controlled_switch_us)
+    viewed = median3(viewed_switch_us)
     traced = median3(traced_switch_us)
     print(f"OS-thread baton pass           {baton:8.2f} us   (baseline, two threads, two locks)")
     print(f"greenlet switch (floor)        {floor:8.2f} us   x{baton / floor:.0f} cheaper than the baton pass")
     print(f"controlled switch (yield_point){switch:8.2f} us   x{baton / switch:.1f} cheaper than the baton pass, "
           f"x{switch / floor:.1f} the greenlet floor ({switch / (2 * floor):.1f}x the two switches a step makes)")
+    print(f"  as a search makes it (view)  {viewed:8.2f} us   x{viewed / floor:.1f} the greenlet floor "
+          f"(run_program: Recorder + a ThreadView per decision)")
     print(f"switch from opcode tracing     {traced:8.2f} us   x{baton / traced:.1f} cheaper than the baton pass, "
           f"x{traced / floor:.1f} the greenlet floor")
     print(f"opcode tracing slowdown on a pure loop: x{tracing_factor():.1f}")

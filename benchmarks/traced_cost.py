@@ -26,8 +26,9 @@ BUDGET = int(os.environ.get("BUDGET", "50000"))
 
 
 def scenario_for(machine: type, variant: str) -> list:
-    per = getattr(machine, "explore_scenarios", {}) or {}
-    return per.get(variant) or machine.explore_scenario  # type: ignore[attr-defined, no-any-return]
+    """The variant's declared seed scenario (``variant_seeds``, else ``seed_scenario``)."""
+    per = getattr(machine, "variant_seeds", {}) or {}
+    return per.get(variant) or machine.seed_scenario  # type: ignore[attr-defined, no-any-return]
 
 
 def measure(machine: type, variant: object, traced: bool) -> tuple[int, float, bool, str | None]:

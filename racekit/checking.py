@@ -142,6 +142,9 @@ def check_variant(
         elif report.schedules == 0:
             # vacuity guard: a harness that explored nothing proves nothing
             report.problems.append("the search explored no schedule at all")
+        elif outcome.stats.get("vacuous"):
+            # nor does one that interleaved nothing (choice/coverage.py)
+            report.problems.append("nothing was interleaved: no run reached a shared-access switch point")
         for path in store.saved(cx_root, system.name):
             doc = store.load(path)
             if doc["variant"] == variant.name:

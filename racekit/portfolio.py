@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from racekit.choice import Chooser, Knobs, Replay, Result, Trial, drive, make
+from racekit.choice.coverage import VACUOUS
 from racekit.choice.minimize import minimize_choices, normalize, size
 from racekit.choice.strategy import Progress, Report
 from racekit.declarations import Variant
@@ -113,6 +114,7 @@ def search(
     found: Result | None = None
     found_mode = "step"
     coverage = None
+    vacuous: list[bool] = []  # per phase that ran: was nothing interleaved? (choice/coverage.py)
     with machine.session(variant) as session:
         seeds = list(machine.seed_scenarios(variant))
         for phase in plan.phases:
@@ -131,13 +133,21 @@ def search(
             stats["phases"][label] = {"runs": rep.runs, "coverage": rep.coverage.describe()}
             if phase.scenarios == "seeds":
                 coverage = rep.coverage
+            if rep.runs:
+                vacuous.append(rep.coverage.vacuous)
             if rep.found is not None:
                 found, found_mode = rep.found, phase.mode
                 stats["phases"][label]["first_failure"] = rep.first_hit
                 stats["found_by"] = label
                 break
         if found is None:
-            return Result(False, engine=machine.engine, stats=stats, coverage=coverage)
+            clean = Result(False, engine=machine.engine, stats=stats, coverage=coverage)
+            if vacuous and all(vacuous):
+                # no phase interleaved anything: the clean verdict says nothing
+                clean.coverage = replace(coverage, vacuous=True) if coverage is not None else None
+                clean.notes.append(VACUOUS)
+                stats["vacuous"] = True
+            return clean
         outcome = _finish(machine, variant, session, plan, found, found_mode, stats)
     return outcome
 

@@ -504,6 +504,17 @@ PLAIN_SYSTEM = program(
                 v = self.n
             with self.lock:
                 self.n = v + 1
+
+
+    class BareCounter:                        # no lock: a lost update, if anyone looked
+        def __init__(self):
+            self.n = 0
+
+        def increment(self):
+            self.n += 1
+
+        def get(self):
+            return self.n
     """
 )
 
@@ -520,6 +531,8 @@ def _plain_machine() -> type:
         variants=[
             Variant("locked", PLAIN_SYSTEM.LockedCounter, expect="correct"),
             Variant("torn", PLAIN_SYSTEM.TornCounter, expect="violation", property="linearizability", bug="torn"),
+            # untraced and no primitive: nothing any run can interleave
+            Variant("bare_untraced", PLAIN_SYSTEM.BareCounter, expect="correct", trace_files=()),
         ],
     )
 
@@ -542,8 +555,26 @@ def test_a_state_machine_on_threading_lock_is_explored_not_hung() -> None:
     machine: Any = _plain_machine()
     clean = portfolio.search(machine, machine.system.variant("locked"), PROFILES["smoke"])
     assert not clean.failed, clean.message
+    assert clean.coverage is not None and not clean.coverage.vacuous and not clean.notes, clean.coverage
     torn = portfolio.search(machine, machine.system.variant("torn"), PROFILES["smoke"])
     assert torn.failed and torn.property == "linearizability", torn.message
+
+
+def test_a_catalogue_search_that_interleaved_nothing_says_so(tmp_path: Path) -> None:
+    from racekit import portfolio
+    from racekit.checking import check_variant
+    from racekit.profiles import PROFILES
+
+    machine: Any = _plain_machine()
+    variant = machine.system.variant("bare_untraced")
+    r = portfolio.search(machine, variant, PROFILES["smoke"])
+    assert not r.failed and r.coverage is not None
+    assert r.coverage.vacuous and not r.coverage.exhaustive
+    assert "nothing interleaved" in r.coverage.describe()
+    assert any("no shared-access switch point" in n for n in r.notes), r.notes
+    # and `racekit check` does not count it as a fixed variant's clean verdict
+    report = check_variant(machine, machine.system, variant, PROFILES["smoke"], tmp_path)
+    assert not report.met and any("nothing was interleaved" in p for p in report.problems), report.problems
 
 
 def test_the_live_state_machine_on_threading_lock_runs() -> None:
