@@ -71,7 +71,7 @@ def is_deviation(options: Sequence[Hashable], index: int, view: View | None) -> 
     return view.current is not None and options[0] == view.current
 
 
-@dataclass
+@dataclass(slots=True)
 class ChoicePoint:
     """One real decision as it was made."""
 
@@ -94,7 +94,9 @@ class Recorder:
         if not 0 <= index < n:
             raise ReplayDivergence(f"chooser answered {index} for {n} {kind} options")
         if n > 1:
-            self.points.append(ChoicePoint(kind, tuple(options), index, is_deviation(options, index, view)))
+            # is_deviation(), inline: this runs at every controlled thread switch
+            deviation = index != 0 and (view is None or (view.current is not None and options[0] == view.current))
+            self.points.append(ChoicePoint(kind, tuple(options), index, deviation))
         return index
 
     @property

@@ -58,15 +58,18 @@ class Run:
 
 
 class ThreadView:
-    """One decision as a strategy sees it (see :class:`racekit.choice.View`)."""
+    """One decision as a strategy sees it (see :class:`racekit.choice.View`).
+
+    Valid during the ``choose`` call it is given to: one view per run is
+    updated in place for each decision (building one per decision was a
+    third of a controlled switch; no strategy keeps it)."""
 
     __slots__ = ("_ex", "current", "at")
 
-    def __init__(self, ex: Execution, options: Sequence[Hashable]) -> None:
+    def __init__(self, ex: Execution) -> None:
         self._ex = ex
-        cur = ex.current
-        self.current: Hashable | None = cur.tid if cur is not None and cur.tid in options else None
-        self.at = len(ex.steps)
+        self.current: Hashable | None = None
+        self.at = 0
 
     def pending(self, option: Hashable) -> object:
         return self._ex.threads[int(option)].pending  # type: ignore[call-overload]
@@ -81,15 +84,26 @@ class _Viewed:
     def __init__(self, inner: Chooser) -> None:
         self.inner = inner
         self.ex: Execution | None = None
+        self.view: ThreadView | None = None
+
+    def attach(self, ex: Execution) -> None:
+        self.ex = ex
+        self.view = ThreadView(ex)
 
     def choose(self, options: Sequence[Hashable], kind: str, view: object = None) -> int:
-        assert self.ex is not None
-        return self.inner.choose(options, kind, ThreadView(self.ex, options))
+        ex, v = self.ex, self.view
+        assert ex is not None and v is not None
+        cur = ex.current
+        v.current = cur.tid if cur is not None and cur.tid in options else None
+        v.at = len(ex.steps)
+        return self.inner.choose(options, kind, v)
 
 
 def run_program(program: Program, chooser: Chooser, *, record_where: bool = True) -> Run:
     """Run the program once under ``chooser`` (the only source of choices)."""
-    recorder = Recorder(chooser)
+    # A fresh Recorder (the kernel's drive() hands one per trial) is used as
+    # it is: wrapping it in a second one would record every decision twice.
+    recorder = chooser if isinstance(chooser, Recorder) and not chooser.points else Recorder(chooser)
     viewed = _Viewed(recorder)
     with patched(program.patch_modules):
         state = program.setup()
@@ -102,7 +116,7 @@ def run_program(program: Program, chooser: Chooser, *, record_where: bool = True
                     f"threads(state) returned {fn!r} at position {i}: every thread must be a zero-argument callable"
                 )
         ex = Execution(viewed, max_steps=program.max_steps, trace_files=program.trace_files, record_where=record_where)
-        viewed.ex = ex
+        viewed.attach(ex)
         names = program.thread_names
         for i, fn in enumerate(fns):
             ex.spawn(fn, names[i] if names and i < len(names) else None)
