@@ -272,7 +272,7 @@ def main() -> None:
     print(f"controlled switch (yield_point){switch:8.2f} us   x{baton / switch:.1f} cheaper than the baton pass, "
           f"x{switch / floor:.1f} the greenlet floor ({switch / (2 * floor):.1f}x the two switches a step makes)")
     print(f"  as a search makes it (view)  {viewed:8.2f} us   x{viewed / floor:.1f} the greenlet floor "
-          f"(run_program: Recorder + a ThreadView per decision)")
+          f"(run_program: the kernel's Recorder and the ThreadView)")
     print(f"switch from opcode tracing     {traced:8.2f} us   x{baton / traced:.1f} cheaper than the baton pass, "
           f"x{traced / floor:.1f} the greenlet floor")
     print(f"opcode tracing slowdown on a pure loop: x{tracing_factor():.1f}")
