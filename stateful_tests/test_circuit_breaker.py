@@ -237,17 +237,26 @@ class Machine(AsyncMachine):
                            {"deadline": None, "times": [0.1, 0.2, 0.8]},
                            {"deadline": None, "times": [1.2, 1.6, 2.2, 2.6]},
                        ]}
+        # down, back, down again: the second outage must take threshold failures to open, like the first
+        flapping = {**base, "phases": [[0.0, "error"], [0.3, "ok"], [1.6, "error"], [2.4, "ok"]], "callers": [
+            {"deadline": None, "times": [0.0, 0.1, 0.2, 1.3, 1.5, 1.7, 1.8, 1.9, 2.0, 3.2, 3.6]},
+        ]}
         first = {"half_open_race": together, "leaks_probe": slow_recovery}.get(variant.name)
-        return [first, general] if first else [general, together, slow_recovery, late_answer]
+        return [first, general] if first else [general, together, slow_recovery, late_answer, flapping]
 
     @classmethod
     def draw(cls, variant: Variant, draw: Draw) -> Any:
-        errors_until = draw.pick([0.5, 1.0, 2.0])
-        phases: list[list[Any]] = [[0.0, draw.pick(["error", "flaky"])]]
-        slow = draw.pick([0.0, 0.5, 1.0])
-        if slow:
-            phases.append([errors_until, "slow"])
-        phases.append([errors_until + slow, "ok"])
+        # one to three bad spells (errors, every other call failing, too slow to wait for),
+        # each maybe followed by a healthy one, and healthy at the end
+        phases: list[list[Any]] = []
+        t = 0.0
+        for _ in range(draw.integer(1, 3)):
+            phases.append([t, draw.pick(["error", "flaky", "slow"])])
+            t = round(t + draw.pick([0.5, 1.0, 2.0]), 3)
+            if draw.boolean():
+                phases.append([t, "ok"])
+                t = round(t + draw.pick([0.5, 1.0]), 3)
+        phases.append([t, "ok"])
         callers = []
         for _ in range(draw.integer(1, 3)):
             every = draw.pick([0.1, 0.2, 0.3, 0.5])
