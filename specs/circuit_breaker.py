@@ -88,10 +88,10 @@ def opens_after_threshold(calls: Sequence[Call], threshold: int) -> str | None:
         if c.name == "release" and c.arg[0] == "closed":
             epoch, ok = c.arg[1], c.arg[2]
             streak[epoch] = 0 if ok else streak.get(epoch, 0) + 1
-        elif c.name == "acquire" and isinstance(c.result, tuple) and c.result[0] == "closed":
-            if streak.get(c.result[1], 0) >= threshold:
-                return (f"a call was admitted as closed at t={c.t}ms after {streak[c.result[1]]} consecutive "
-                        f"failures; the breaker opens after {threshold}")
+        elif (c.name == "acquire" and isinstance(c.result, tuple) and c.result[0] == "closed"
+              and streak.get(c.result[1], 0) >= threshold):
+            return (f"a call was admitted as closed at t={c.t}ms after {streak[c.result[1]]} consecutive "
+                    f"failures; the breaker opens after {threshold}")
     return None
 
 
