@@ -19,6 +19,17 @@ requests, or a stretch where the server is slow - is over at ``calm``.
 * ``no_work_past_deadline`` (safety): no worker begins serving an attempt
   at or after its deadline - work nobody waits for is what turns an
   overload into a sustained one.
+* ``budget_followed`` (safety and progress, a model of the client): the
+  retry budget replayed from the record - a first attempt earns
+  ``budget_ratio`` (up to ``budget_burst``), a retry decision spends one
+  token if there is one - must agree with every decision the client made
+  (a retry refused with a token in the bucket is as wrong as one granted
+  without), and a request may fail only after ``retries + 1`` attempts or a
+  refused retry;
+* ``attempts_well_formed`` (safety): a client's requests have distinct
+  numbers and each request's attempts are numbered 0, 1, 2... in the order
+  sent, never more than ``retries + 1`` - what a server's deduplication by
+  request id relies on;
 * ``queue_bounded`` (safety): the server never holds more than
   ``queue_limit`` attempts waiting - the memory an overload may cost, and
   what makes a refusal fast instead of a timeout later.
@@ -92,6 +103,61 @@ def no_work_past_deadline(served: Sequence[Served]) -> str | None:
         if s.t >= s.deadline:  # exactly the server's rule: a worker may begin only before the deadline
             return (f"a worker began serving {s.client}'s request {s.request} (attempt {s.number}) at "
                     f"t={s.t:g}s; its client stopped waiting at t={s.deadline:g}s")
+    return None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A client decided whether request ``request`` gets retry ``k``: granted or not."""
+
+    client: str
+    request: int
+    k: int
+    t: float
+    granted: bool
+
+
+def budget_followed(log: Sequence[Sent | Decision], outcomes: Sequence[Outcome], ratio: float, burst: float,
+                    retries: int) -> str | None:
+    """``log``: the first attempts sent and the retry decisions, in the order they happened."""
+    tokens: dict[str, float] = {}
+    attempts: dict[tuple[str, int], int] = {}
+    refused: set[tuple[str, int]] = set()
+    for e in log:
+        have = tokens.get(e.client, burst)
+        if isinstance(e, Sent):
+            attempts[(e.client, e.request)] = attempts.get((e.client, e.request), 0) + 1
+            if e.number == 0:
+                tokens[e.client] = min(have + ratio, burst)
+            continue
+        if e.k > retries:
+            return f"{e.client} considered retry {e.k} of request {e.request} at t={e.t:g}s; the policy allows {retries}"
+        if e.granted != (have >= 1.0):
+            return (f"{e.client} {'granted' if e.granted else 'refused'} retry {e.k} of request {e.request} at "
+                    f"t={e.t:g}s with {have:.2f} tokens in its budget")
+        if e.granted:
+            tokens[e.client] = have - 1.0
+        else:
+            refused.add((e.client, e.request))
+    for o in outcomes:
+        made = attempts.get((o.client, o.request), 0)
+        if not o.ok and made < retries + 1 and (o.client, o.request) not in refused:
+            return (f"{o.client}'s request {o.request} failed after {made} attempts at t={o.done:g}s; it may make "
+                    f"{retries + 1} and no retry was refused")
+    return None
+
+
+def attempts_well_formed(sent: Sequence[Sent], retries: int) -> str | None:
+    last: dict[tuple[str, int], int] = {}
+    for s in sent:
+        key = (s.client, s.request)
+        expected = last[key] + 1 if key in last else 0
+        if s.number > retries:
+            return f"{s.client} sent attempt {s.number} of request {s.request} at t={s.t:g}s; it may retry {retries} times"
+        if s.number != expected:
+            return (f"{s.client} sent attempt {s.number} of request {s.request} at t={s.t:g}s; "
+                    f"the next attempt of that request is number {expected}")
+        last[key] = s.number
     return None
 
 

@@ -16,6 +16,7 @@ is read after each send: the memory the server spends on an overload).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,12 @@ import pytest
 from racekit import Draw, Variant, search, variant_tests
 from racekit.aio import AioRun, AsyncMachine, Property, without_one
 from specs.retry_storm import (
+    Decision,
     Outcome,
     Sent,
     Served,
+    attempts_well_formed,
+    budget_followed,
     no_work_past_deadline,
     queue_bounded,
     recovers_after_spike,
@@ -44,6 +48,8 @@ class World:
     served: list[Served] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     clients: dict[str, rs.Client] = field(default_factory=dict)
+    server: rs.Server | None = None
+    budget_log: list[Sent | Decision] = field(default_factory=list)  # first attempts and retry decisions, in order
     waiting: list[tuple[float, int]] = field(default_factory=list)  # (t, attempts queued) after each send
 
     def service_time(self, now: float) -> float:
@@ -61,6 +67,10 @@ class World:
         return max(ends, default=0.0)
 
 
+CURRENT: contextvars.ContextVar[int] = contextvars.ContextVar("retry_storm_request")
+"""The request the running task serves (a client's request runs in the task that issued it)."""
+
+
 def settings_of(scenario: dict[str, Any]) -> rs.Settings:
     return rs.Settings(**scenario["settings"])
 
@@ -76,12 +86,42 @@ def build(world: World, config: rs.Config) -> None:
     submit = server.submit
 
     def logged(attempt: rs.Attempt) -> None:
-        world.sent.append(Sent(attempt.client, attempt.request, attempt.number, attempt.sent))
+        sent = Sent(attempt.client, attempt.request, attempt.number, attempt.sent)
+        world.sent.append(sent)
+        world.budget_log.append(sent)
         submit(attempt)
         world.waiting.append((attempt.sent, len(server.queue)))
 
     server.submit = logged  # type: ignore[method-assign]
-    world.clients = clients
+    for client in clients.values():
+        watch_decisions(world, client)
+    world.server, world.clients = server, clients
+
+
+def watch_decisions(world: World, client: rs.Client) -> None:
+    """Log each retry decision where it is made: the budget is spent before the backoff sleep,
+    in the decision's first step, so the entry goes in the log before that step and its answer
+    is filled in when the decision returns."""
+    decide = client.before_retry
+
+    async def logged(k: int) -> bool:
+        entry = [client.name, CURRENT.get(), k, asyncio.get_running_loop().time()]
+        at = len(world.budget_log)
+        world.budget_log.append(Decision(*entry, granted=False))  # placeholder, in order
+        granted = await decide(k)
+        world.budget_log[at] = Decision(*entry, granted=granted)
+        return granted
+
+    client.before_retry = logged  # type: ignore[method-assign]
+
+
+def workers_alive(world: World) -> str | None:
+    """A worker task that ended (raised) is capacity gone for good, and nothing else would say so."""
+    for task in world.server.workers if world.server else []:
+        if task.done():
+            why = "cancelled" if task.cancelled() else repr(task.exception()) if task.exception() else "returned"
+            return f"server {task.get_name()} ended ({why}): the server lost a worker"
+    return None
 
 
 def times_of(client: dict[str, Any]) -> list[float]:
@@ -98,6 +138,7 @@ async def source(world: World, name: str, times: list[float]) -> None:
     async def one() -> None:
         issued = loop.time()
         number = client.requests  # request() takes it before its first await
+        CURRENT.set(number)
         try:
             await client.request()
             ok = True
@@ -141,8 +182,12 @@ class Machine(AsyncMachine):
             Property("recovers_after_spike", recovers, kind="liveness"),
             Property("retries_within_budget", lambda w, run: retries_within_budget(
                 w.sent, w.settings.budget_ratio, w.settings.budget_burst)),
+            Property("budget_followed", lambda w, run: budget_followed(
+                w.budget_log, w.outcomes, w.settings.budget_ratio, w.settings.budget_burst, w.settings.retries)),
+            Property("attempts_well_formed", lambda w, run: attempts_well_formed(w.sent, w.settings.retries)),
             Property("no_work_past_deadline", lambda w, run: no_work_past_deadline(w.served)),
             Property("queue_bounded", lambda w, run: queue_bounded(w.waiting, w.settings.queue_limit)),
+            Property("workers_alive", lambda w, run: workers_alive(w)),
         ]
 
     @classmethod
@@ -158,7 +203,11 @@ class Machine(AsyncMachine):
             {"from": 0.0, "every": 0.2, "until": 6.0},
             {"from": 0.1, "every": 0.2, "until": 6.0},
         ]}
-        return [spike, slow]
+        # two workers (the same capacity): both wait for work, one request wakes both
+        pair = {**spike, "service": 0.1, "settings": {"workers": 2}}
+        # a generous budget (every other request earns a retry): requests that use all their retries
+        generous = {**slow, "settings": {"budget_ratio": 0.5, "budget_burst": 4.0}}
+        return [spike, slow, pair, generous]
 
     @classmethod
     def draw(cls, variant: Variant, draw: Draw) -> Any:

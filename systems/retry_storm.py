@@ -215,5 +215,6 @@ SYSTEM = System(
                     "amplification that keeps the queue longer than the timeout is unchanged"),
         Variant("budget_and_shedding", _config(SheddingServer, BudgetClient), expect="correct"),
     ],
-    properties=("recovers_after_spike", "retries_within_budget", "no_work_past_deadline", "queue_bounded"),
+    properties=("recovers_after_spike", "retries_within_budget", "budget_followed", "attempts_well_formed",
+                "no_work_past_deadline", "queue_bounded", "workers_alive"),
 )
