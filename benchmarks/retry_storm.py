@@ -6,9 +6,9 @@ with the stateful test's harness).  The server: 4 workers, 40 ms a
 request - 100 requests/s.  The users: 14 open-loop clients, one request
 each every 200 ms, staggered - 70 requests/s (70 % of capacity).  The
 trigger: t=10..12 s, 5 more clients at 20 requests/s each (+100/s: 170/s
-offered).  Client settings are the catalogue's defaults (timeout 0.5 s, 3
-retries, backoff cap 50 ms doubling, budget 10 % + 2, queue bound 8 per
-worker... see ``Settings``; the queue bound here is 32, 0.32 s of work).
+offered).  Client settings are ``Settings``' defaults (timeout 0.5 s, 3
+retries, backoff cap 50 ms doubling, budget 10 % + 2); the fixed server's
+queue bound is 32 (0.32 s of work for 4 workers).
 
 Printed per variant, each against the same variant without the spike in
 the same run (the baseline): goodput (requests answered per second)
