@@ -1,0 +1,187 @@
+"""timeout_propagation under racekit.aio: callers with deadlines, a chain of hops, virtual time.
+
+A scenario is the chain (each hop's name and how long its own work takes),
+the fixed per-hop timeout the broken variant uses, and the requests: when
+each is issued, its budget (deadline = issued + budget), which hops are
+slow for it, and whether its caller hangs up early (after ``hangup``
+seconds).  The work (a sleep that logs when it began and ended, finished or
+cancelled), the per-hop handling log and the callers are the harness; the
+hops, their transport and their deadline handling are the system.  The
+four properties of ``specs/timeout_propagation.py`` judge the trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from racekit import Draw, Variant, search, variant_tests
+from racekit.aio import AioRun, AsyncMachine, Property, without_one
+from specs.timeout_propagation import (
+    Answer,
+    Span,
+    Work,
+    answer_by_deadline,
+    hops_end_with_caller,
+    no_work_past_deadline,
+    served_when_it_fits,
+)
+from systems import timeout_propagation as tp
+
+OPEN = float("inf")  # a record whose end never came: still running when the run ended
+
+
+def now() -> float:
+    """The loop's virtual time, to the nanosecond: 0.1 + 0.2 is the instant 0.3 in every log."""
+    return round(asyncio.get_running_loop().time(), 9)
+
+
+@dataclass
+class World:
+    scenario: dict[str, Any]
+    work: list[list[Any]] = field(default_factory=list)  # [hop, request, start, end]
+    spans: list[list[Any]] = field(default_factory=list)  # [hop, request, start, end]
+    answers: list[Answer] = field(default_factory=list)
+
+    def latency(self, hop: str, request: str) -> float:
+        req = self.scenario["requests"][int(request[1:])]
+        slow = req.get("slow") or {}
+        return float(slow.get(hop, dict(self.scenario["chain"])[hop]))
+
+    def needed(self, index: int) -> float:
+        return sum(self.latency(hop, f"r{index}") for hop, _ in self.scenario["chain"])
+
+    def closed(self, records: list[list[Any]], cls: type[Any]) -> list[Any]:
+        return [cls(h, r, s, OPEN if e is None else e) for h, r, s, e in records]
+
+
+def build(world: World, config: tp.Config) -> tp.Hop:
+    async def work(hop: str, request: tp.Request) -> None:
+        record = [hop, request.id, now(), None]
+        world.work.append(record)
+        try:
+            await asyncio.sleep(world.latency(hop, request.id))
+        finally:  # finished or cancelled
+            record[3] = now()
+
+    entry = config.chain([name for name, _ in world.scenario["chain"]], work, float(world.scenario["hop_timeout"]))
+    hop: tp.Hop | None = entry
+    while hop is not None:
+        watch(world, hop)
+        hop = hop.below
+    return entry
+
+
+def watch(world: World, hop: tp.Hop) -> None:
+    """Log when this hop begins and ends handling each request (however it ends)."""
+    handle = hop.handle
+
+    async def logged(request: tp.Request) -> str:
+        record = [hop.name, request.id, now(), None]
+        world.spans.append(record)
+        try:
+            return await handle(request)
+        finally:
+            record[3] = now()
+
+    hop.handle = logged  # type: ignore[method-assign]
+
+
+async def caller(world: World, config: tp.Config, entry: tp.Hop, index: int, req: dict[str, Any]) -> None:
+    await asyncio.sleep(float(req["at"]))
+    issued = now()
+    deadline = issued + float(req["budget"])
+    request = tp.Request(f"r{index}", deadline if config.propagates_deadline else None)
+    call = asyncio.ensure_future(config.serve(entry, request))
+    hangup = req.get("hangup")
+    if hangup is not None:
+        await asyncio.wait({call}, timeout=float(hangup))
+        if not call.done():
+            call.cancel()  # the caller hangs up
+            world.answers.append(Answer(request.id, issued, deadline, now(), None, "hung up", world.needed(index)))
+            await asyncio.wait({call})
+            return
+    try:
+        await call
+        outcome = "ok"
+    except tp.DeadlineExceeded:
+        outcome = "deadline"
+    world.answers.append(Answer(request.id, issued, deadline, None, now(), outcome, world.needed(index)))
+
+
+class Machine(AsyncMachine):
+    system = tp.SYSTEM
+    max_steps = 4_000
+    shrink_runs = 30
+    cross_runs = 300
+
+    @classmethod
+    def setup(cls, variant: Variant, scenario: Any) -> World:
+        return World(scenario)
+
+    @classmethod
+    def tasks(cls, variant: Variant, scenario: Any, state: World) -> dict[str, Any]:
+        config: tp.Config = variant.factory()
+        entry = build(state, config)
+        return {f"r{i}": (lambda i=i, r=r: caller(state, config, entry, i, r)) for i, r in enumerate(scenario["requests"])}
+
+    @classmethod
+    def properties(cls, variant: Variant) -> list[Property]:
+        return [
+            Property("answer_by_deadline", lambda w, run: answer_by_deadline(w.answers), kind="liveness"),
+            Property("no_work_past_deadline", lambda w, run: no_work_past_deadline(w.closed(w.work, Work), w.answers)),
+            Property("hops_end_with_caller", lambda w, run: hops_end_with_caller(w.closed(w.spans, Span), w.answers)),
+            Property("served_when_it_fits", lambda w, run: served_when_it_fits(w.answers), kind="liveness"),
+        ]
+
+    @classmethod
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
+        chain = [["front", 0.1], ["svc", 0.2], ["db", 0.3]]  # 0.6 s of work; budgets of 1 s
+        # the database is slow for r0 (2 s): the hops' fixed 1 s timeouts add up past the caller's 1 s
+        slow_db = {"chain": chain, "hop_timeout": 1.0, "requests": [
+            {"at": 0.0, "budget": 1.0, "slow": {"db": 2.0}},
+            {"at": 0.2, "budget": 1.0},
+        ]}
+        # r0's caller hangs up after 0.3 s (the chain needs 0.6 s)
+        hangup = {"chain": chain, "hop_timeout": 1.0, "requests": [
+            {"at": 0.0, "budget": 1.0, "hangup": 0.3},
+            {"at": 0.1, "budget": 1.0},
+        ]}
+        # the front's work ends exactly at r0's deadline: the next hop is entered at the deadline
+        # (the deadline timer and the end of the work are due in the same instant, both orders explored)
+        boundary = {"chain": [["front", 0.5], ["svc", 0.2]], "hop_timeout": 1.0, "requests": [
+            {"at": 0.0, "budget": 0.5},
+            {"at": 0.0, "budget": 1.0, "slow": {"svc": 0.4}},
+        ]}
+        first = {"fixed_timeouts": slow_db, "deadline_no_cancel": hangup}.get(variant.name)
+        return [first] if first else [slow_db, hangup, boundary]
+
+    @classmethod
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
+        names = ["front", "svc", "db"][: draw.integer(2, 3)]
+        chain = [[n, draw.pick([0.1, 0.2, 0.3])] for n in names]
+        requests = []
+        for _ in range(draw.integer(1, 3)):
+            req: dict[str, Any] = {"at": draw.pick([0.0, 0.1, 0.3]), "budget": draw.pick([0.5, 1.0])}
+            if draw.boolean():
+                req["slow"] = {draw.pick(names): draw.pick([0.4, 2.0])}
+            if draw.boolean():
+                req["hangup"] = draw.pick([0.1, 0.25, 0.6])
+            requests.append(req)
+        return {"chain": chain, "hop_timeout": draw.pick([0.5, 1.0]), "requests": requests}
+
+    @classmethod
+    def shrink(cls, variant: Variant, scenario: Any) -> Any:
+        for smaller in without_one(scenario["requests"]):
+            if smaller:
+                yield {**scenario, "requests": smaller}
+
+    @classmethod
+    def size(cls, scenario: Any) -> int:
+        return len(scenario["requests"]) * len(scenario["chain"])
+
+
+test_timeout_propagation = variant_tests(Machine)
