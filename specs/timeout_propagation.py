@@ -79,8 +79,8 @@ def no_work_past_deadline(work: Sequence[Work], answers: Sequence[Answer]) -> st
         if w.start > a.left or (w.start == a.left and not hung_up):
             return f"{w.hop} began work on request {w.request} at t={w.start:g}s; its caller left at t={a.left:g}s ({why})"
         if w.end > a.left:
-            return (f"{w.hop} worked on request {w.request} until t={w.end:g}s; its caller left at t={a.left:g}s "
-                    f"({why})")
+            until = "when the run ended" if w.end == float("inf") else f"until t={w.end:g}s"
+            return f"{w.hop} was working on request {w.request} {until}; its caller left at t={a.left:g}s ({why})"
     return None
 
 
@@ -88,7 +88,8 @@ def hops_end_with_caller(spans: Sequence[Span], answers: Sequence[Answer]) -> st
     left = {a.request: a.left for a in answers}
     for s in spans:
         if s.end > left[s.request]:
-            return (f"{s.hop} was still handling request {s.request} at t={s.end:g}s; its caller left at "
+            until = "when the run ended" if s.end == float("inf") else f"at t={s.end:g}s"
+            return (f"{s.hop} was still handling request {s.request} {until}; its caller left at "
                     f"t={left[s.request]:g}s")
     return None
 

@@ -97,19 +97,20 @@ async def caller(world: World, config: tp.Config, entry: tp.Hop, index: int, req
     request = tp.Request(f"r{index}", deadline if config.propagates_deadline else None)
     call = asyncio.ensure_future(config.serve(entry, request))
     hangup = req.get("hangup")
-    if hangup is not None:
-        await asyncio.wait({call}, timeout=float(hangup))
-        if not call.done():
-            call.cancel()  # the caller hangs up
-            world.answers.append(Answer(request.id, issued, deadline, now(), None, "hung up", world.needed(index)))
-            await asyncio.wait({call})
-            return
-    try:
-        await call
-        outcome = "ok"
-    except tp.DeadlineExceeded:
-        outcome = "deadline"
-    world.answers.append(Answer(request.id, issued, deadline, None, now(), outcome, world.needed(index)))
+    await asyncio.wait({call}, timeout=None if hangup is None else float(hangup))
+    if not call.done():
+        call.cancel()  # the caller hangs up
+        world.answers.append(Answer(request.id, issued, deadline, now(), None, "hung up", world.needed(index)))
+        await asyncio.wait({call})
+    else:
+        try:
+            await call
+            outcome = "ok"
+        except tp.DeadlineExceeded:
+            outcome = "deadline"
+        world.answers.append(Answer(request.id, issued, deadline, None, now(), outcome, world.needed(index)))
+    # stay until all the work this request could cause is over, so the trace shows what ran on
+    await asyncio.sleep(max(0.0, issued + max(float(req["budget"]), world.needed(index)) + 0.5 - now()))
 
 
 class Machine(AsyncMachine):
