@@ -14,6 +14,8 @@ at its deadline, or when it hung up if that came first.
 * ``hops_end_with_caller`` (safety): no hop is still handling a request
   after its caller left - waiting on a callee that will never be needed is
   a task, a socket and memory spent for nobody;
+* ``answers_complete`` (safety): an ok answer is the whole chain's - a hop
+  that answers without asking the one below is not serving the request;
 * ``served_when_it_fits`` (liveness, the other side): a caller that waits
   and whose chain's work fits in its budget gets the result, not
   ``DeadlineExceeded`` - giving up early is not a fix.
@@ -50,6 +52,7 @@ class Answer:
     at: float | None  # when the answer came (None: the caller hung up first)
     outcome: str  # "ok", "deadline", "hung up"
     work_needed: float  # the chain's total work for this request
+    value: str = ""  # the answer itself, when ok
 
     @property
     def left(self) -> float:
@@ -91,6 +94,14 @@ def hops_end_with_caller(spans: Sequence[Span], answers: Sequence[Answer]) -> st
             until = "when the run ended" if s.end == float("inf") else f"at t={s.end:g}s"
             return (f"{s.hop} was still handling request {s.request} {until}; its caller left at "
                     f"t={left[s.request]:g}s")
+    return None
+
+
+def answers_complete(answers: Sequence[Answer], chain: Sequence[str]) -> str | None:
+    whole = ">".join(chain)
+    for a in answers:
+        if a.outcome == "ok" and a.value != whole:
+            return f"request {a.request} was answered {a.value!r} at t={a.at:g}s; the whole chain answers {whole!r}"
     return None
 
 

@@ -6,8 +6,9 @@ each is issued, its budget (deadline = issued + budget), which hops are
 slow for it, and whether its caller hangs up early (after ``hangup``
 seconds).  The work (a sleep that logs when it began and ended, finished or
 cancelled), the per-hop handling log and the callers are the harness; the
-hops, their transport and their deadline handling are the system.  The
-four properties of ``specs/timeout_propagation.py`` judge the trace.
+hops, their transport and their deadline handling are the system (the
+chain's wiring is the harness's, as a deployment's would be).  The five
+properties of ``specs/timeout_propagation.py`` judge the trace.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any
 import pytest
 
 from racekit import Draw, Variant, search, variant_tests
-from racekit.aio import AioRun, AsyncMachine, Property, without_one
+from racekit.aio import AsyncMachine, Property, without_one
 from specs.timeout_propagation import (
     Answer,
     Span,
     Work,
     answer_by_deadline,
+    answers_complete,
     hops_end_with_caller,
     no_work_past_deadline,
     served_when_it_fits,
@@ -67,12 +69,14 @@ def build(world: World, config: tp.Config) -> tp.Hop:
         finally:  # finished or cancelled
             record[3] = now()
 
-    entry = config.chain([name for name, _ in world.scenario["chain"]], work, float(world.scenario["hop_timeout"]))
-    hop: tp.Hop | None = entry
-    while hop is not None:
-        watch(world, hop)
-        hop = hop.below
-    return entry
+    # the chain, built from its last hop up: wiring, as a deployment does it (the harness's part)
+    transport = config.transport()
+    below: tp.Hop | None = None
+    for name, _ in reversed(world.scenario["chain"]):
+        below = config.hop(name, work, below, transport, float(world.scenario["hop_timeout"]))
+        watch(world, below)
+    assert below is not None, "a chain needs at least one hop"
+    return below
 
 
 def watch(world: World, hop: tp.Hop) -> None:
@@ -104,11 +108,11 @@ async def caller(world: World, config: tp.Config, entry: tp.Hop, index: int, req
         await asyncio.wait({call})
     else:
         try:
-            await call
+            value = await call
             outcome = "ok"
         except tp.DeadlineExceeded:
-            outcome = "deadline"
-        world.answers.append(Answer(request.id, issued, deadline, None, now(), outcome, world.needed(index)))
+            value, outcome = "", "deadline"
+        world.answers.append(Answer(request.id, issued, deadline, None, now(), outcome, world.needed(index), value))
     # stay until all the work this request could cause is over, so the trace shows what ran on
     await asyncio.sleep(max(0.0, issued + max(float(req["budget"]), world.needed(index)) + 0.5 - now()))
 
@@ -135,6 +139,7 @@ class Machine(AsyncMachine):
             Property("answer_by_deadline", lambda w, run: answer_by_deadline(w.answers), kind="liveness"),
             Property("no_work_past_deadline", lambda w, run: no_work_past_deadline(w.closed(w.work, Work), w.answers)),
             Property("hops_end_with_caller", lambda w, run: hops_end_with_caller(w.closed(w.spans, Span), w.answers)),
+            Property("answers_complete", lambda w, run: answers_complete(w.answers, [n for n, _ in w.scenario["chain"]])),
             Property("served_when_it_fits", lambda w, run: served_when_it_fits(w.answers), kind="liveness"),
         ]
 
@@ -151,11 +156,13 @@ class Machine(AsyncMachine):
             {"at": 0.0, "budget": 1.0, "hangup": 0.3},
             {"at": 0.1, "budget": 1.0},
         ]}
-        # the front's work ends exactly at r0's deadline: the next hop is entered at the deadline
-        # (the deadline timer and the end of the work are due in the same instant, both orders explored)
+        # the front's work ends exactly at r0's deadline; r2 arrives with no budget left (its
+        # upstream spent it all): no hop may begin work on it; the front itself is slow for r3
         boundary = {"chain": [["front", 0.5], ["svc", 0.2]], "hop_timeout": 1.0, "requests": [
             {"at": 0.0, "budget": 0.5},
             {"at": 0.0, "budget": 1.0, "slow": {"svc": 0.4}},
+            {"at": 0.2, "budget": 0.0},
+            {"at": 0.1, "budget": 1.0, "slow": {"front": 2.0}},
         ]}
         first = {"fixed_timeouts": slow_db, "deadline_no_cancel": hangup}.get(variant.name)
         return [first] if first else [slow_db, hangup, boundary]
@@ -166,7 +173,7 @@ class Machine(AsyncMachine):
         chain = [[n, draw.pick([0.1, 0.2, 0.3])] for n in names]
         requests = []
         for _ in range(draw.integer(1, 3)):
-            req: dict[str, Any] = {"at": draw.pick([0.0, 0.1, 0.3]), "budget": draw.pick([0.5, 1.0])}
+            req: dict[str, Any] = {"at": draw.pick([0.0, 0.1, 0.3]), "budget": draw.pick([0.0, 0.5, 1.0])}
             if draw.boolean():
                 req["slow"] = {draw.pick(names): draw.pick([0.4, 2.0])}
             if draw.boolean():
@@ -186,3 +193,50 @@ class Machine(AsyncMachine):
 
 
 test_timeout_propagation = variant_tests(Machine)
+
+
+# ------------------------------------------------------------- planted bugs
+# Deadline bugs planted in copies of the fixed variant; each must be caught
+# (smoke profile).  racekit mutate adds the generic ones.
+class _NoCheck(tp.DeadlineHop):
+    """Never refuses work: a request that arrives with its deadline already passed is worked on anyway."""
+
+    def check(self, deadline: float) -> None:
+        return None
+
+
+class _OwnWorkUnbounded(tp.DeadlineHop):
+    """Only the wait for the next hop is bounded by the deadline; the hop's own work is not."""
+
+    async def handle(self, request: tp.Request) -> str:
+        assert request.deadline is not None
+        self.check(request.deadline)
+        await self.work(self.name, request)
+        if self.below is None:
+            return self.name
+        try:
+            async with asyncio.timeout_at(request.deadline):
+                return f"{self.name}>{await self.transport.call(self.below, request)}"
+        except TimeoutError:
+            raise tp.DeadlineExceeded(self.name) from None
+
+
+class _GraceAfterDeadline(tp.DeadlineHop):
+    """Waits 100 ms past the deadline "to be safe": the answer comes late."""
+
+    async def handle(self, request: tp.Request) -> str:
+        assert request.deadline is not None
+        return await super().handle(tp.Request(request.id, request.deadline + 0.1))
+
+
+PLANTED = {
+    "no_check": tp.Config(_NoCheck, tp.CancellingTransport),
+    "own_work_unbounded": tp.Config(_OwnWorkUnbounded, tp.CancellingTransport),
+    "grace_after_deadline": tp.Config(_GraceAfterDeadline, tp.CancellingTransport),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED))
+def test_planted_bug_is_caught(name: str) -> None:
+    outcome = search(Machine, Variant(name, lambda: PLANTED[name], expect="correct"), "smoke")
+    assert outcome.failed, f"{name} survived {outcome.stats.get('runs')} runs"

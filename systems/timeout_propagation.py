@@ -130,14 +130,6 @@ class Config:
     hop: type[Hop]
     transport: type[Transport]
 
-    def chain(self, names: list[str], work: Work, hop_timeout: float) -> Hop:
-        transport = self.transport()
-        below: Hop | None = None
-        for name in reversed(names):
-            below = self.hop(name, work, below, transport, hop_timeout)
-        assert below is not None, "a chain needs at least one hop"
-        return below
-
     async def serve(self, entry: Hop, request: Request) -> str:
         """The caller's side: send ``request`` to the first hop and wait for its answer (an answer or
         DeadlineExceeded).  The caller sets no timer of its own: answering by the deadline is the
@@ -167,5 +159,6 @@ SYSTEM = System(
                     "caller hung up before the deadline: the chain below works on for nobody"),
         Variant("deadline_and_cancel", _config(DeadlineHop, CancellingTransport), expect="correct"),
     ],
-    properties=("answer_by_deadline", "no_work_past_deadline", "served_when_it_fits", "nothing_left_running"),
+    properties=("answer_by_deadline", "no_work_past_deadline", "hops_end_with_caller", "answers_complete",
+                "served_when_it_fits"),
 )
