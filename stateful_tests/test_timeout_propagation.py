@@ -97,7 +97,7 @@ def watch(world: World, hop: tp.Hop) -> None:
 async def caller(world: World, config: tp.Config, entry: tp.Hop, index: int, req: dict[str, Any]) -> None:
     await asyncio.sleep(float(req["at"]))
     issued = now()
-    deadline = issued + float(req["budget"])
+    deadline = round(issued + float(req["budget"]), 9)  # an instant the logs can name exactly
     request = tp.Request(f"r{index}", deadline if config.propagates_deadline else None)
     call = asyncio.ensure_future(config.serve(entry, request))
     hangup = req.get("hangup")
