@@ -36,6 +36,6 @@ def every_schedule(machine: Engine, variant: Variant | str, scenario: Any, runs:
 def load_counterexample(system: str, variant: str, prop: str) -> dict[str, Any]:
     """The saved counterexample of ``system/variant`` for property ``prop``."""
     from racekit import store
-    from racekit.registry import catalogue_root
+    from racekit.project import find_project
 
-    return store.load(store.path_for(catalogue_root() / "counterexamples", system, variant, prop))
+    return store.load(store.path_for(find_project().counterexamples, system, variant, prop))

@@ -10,11 +10,17 @@ import pytest
 from racekit.checking import check_variant
 from racekit.engine import Engine
 from racekit.machine import ConcurrentStateMachine
-from racekit.registry import catalogue_root
+from racekit.project import project_of
+from racekit.registry import machine_ref
 
 
 def variant_tests(machine: Engine) -> Callable[..., None]:
     """A parametrized test: each variant of ``machine.system`` meets its expectation.
+
+    Counterexamples are read from and written to the counterexample folder of
+    the project the machine's own module belongs to (``[tool.racekit]`` of the
+    nearest pyproject.toml, see :mod:`racekit.project`), whatever directory
+    pytest runs in.
 
     Broken variants pass only when the declared violation is found and its
     counterexample reproduces (and is saved with ``--racekit-save``); fixed
@@ -29,7 +35,11 @@ def variant_tests(machine: Engine) -> Callable[..., None]:
     @pytest.mark.parametrize("variant_name", names)
     def test_variant(variant_name: str, racekit_profile: Any, racekit_save: bool, record_property: Any) -> None:
         variant = system.variant(variant_name)
-        report = check_variant(machine, system, variant, racekit_profile, catalogue_root(), save=racekit_save)
+        project = project_of(machine)
+        hint = "`pytest --racekit-save`"
+        if machine_ref(project, machine) is None:
+            hint += f" or `racekit check {system.name} --variant {variant.name}`"
+        report = check_variant(machine, system, variant, racekit_profile, project, save=racekit_save, how_to_save=hint)
         record_property("racekit", report.to_json())
         if report.outcome == "skipped":
             pytest.skip(report.message)

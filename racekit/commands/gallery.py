@@ -30,12 +30,12 @@ def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
     The site needs no server and no network: open DIR/index.html.
     """
     from racekit.gallery import build
-    from racekit.registry import catalogue_root
+    from racekit.project import find_project
 
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a directory")
     try:
-        root = catalogue_root()
+        root = find_project()
     except RacekitError as exc:
         _fail(str(exc))
     for f in files:
@@ -43,6 +43,8 @@ def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
             _fail(f"{f}: no such counterexample file")
     try:
         site = build(root, output, extra=list(files))
+    except RacekitError as exc:
+        _fail(str(exc))
     except OSError as exc:
         _fail(f"{output}: cannot write the gallery ({exc.strerror or exc})")
     click.echo(

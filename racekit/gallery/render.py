@@ -22,6 +22,7 @@ import jinja2
 from racekit import store
 from racekit.errors import RacekitError
 from racekit.gallery.svg import layout
+from racekit.project import Project
 from racekit.timeline import Timeline, clean, timeline
 
 __all__ = ["Site", "build", "environment", "render_page"]
@@ -94,7 +95,8 @@ class SystemRow:
     name: str
     summary: str = ""
     kind: str = ""
-    note: str = ""  # href to docs/systems/<id>.md, "" if there is none
+    note: str = ""  # href to the copy of docs/systems/<id>.md, "" if there is none
+    note_path: str = ""  # where the note is (or would be) in the project
     error: str = ""  # the system module did not load
     variants: list[VariantRow] = field(default_factory=list)
     unreadable: list[Entry] = field(default_factory=list)
@@ -130,11 +132,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "x"
 
 
-def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -> tuple[SystemRow, Any]:
+def _system_row(proj: Project, name: str, out_dir: Path, env: jinja2.Environment) -> tuple[SystemRow, Any]:
     from racekit.registry import load_system
 
-    row = SystemRow(name=name)
-    note = root / "docs" / "systems" / f"{name}.md"
+    note = proj.notes / f"{name}.md"
+    row = SystemRow(name=name, note_path=clean(proj.rel(note), 300))
     if note.is_file():
         # Copied into the site as text, so the gallery stays whole when moved.
         try:
@@ -152,7 +154,7 @@ def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -
             )
             row.note = f"_notes/{_slug(name)}.html"
     try:
-        system = load_system(name, root)
+        system = load_system(name, proj)
     except Exception as exc:  # a broken catalogue module must not break the gallery
         row.error = _one_line(f"{type(exc).__name__}: {exc}")
         return row, None
@@ -201,31 +203,43 @@ def _found(row: SystemRow, system: Any, entries: list[Entry]) -> None:
 
 
 def build(
-    root: Path,
+    root: Path | Project,
     out_dir: Path,
     extra: Sequence[Path] = (),
     systems: Iterable[str] | None = None,
 ) -> Site:
-    """Render the gallery of the catalogue at ``root`` into ``out_dir``.
+    """Render the gallery of the project at ``root`` into ``out_dir``.
 
-    Counterexamples are read from ``root/counterexamples/<system>/``; ``extra``
-    names more counterexample files (anywhere) to add.  ``systems`` restricts
-    the catalogue systems listed (default: all of them).
+    Counterexamples are read from ``<counterexamples>/<system>/`` (the folder
+    ``[tool.racekit]`` names; folders of systems outside the registry, such as
+    a state machine in a test module, are listed under "Other
+    counterexamples"); ``extra`` names more counterexample files (anywhere)
+    to add.  ``systems`` restricts the catalogue systems listed (default: all).
     """
-    root = Path(root)
+    from racekit.registry import project
+
+    proj = project(root if isinstance(root, Project) else Path(root))
+    root = proj.root
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
 
     from racekit.registry import system_names
 
-    names = list(systems) if systems is not None else system_names(root)
-    ce_root = root / "counterexamples"
+    names = list(systems) if systems is not None else (system_names(proj) if proj.has_systems() else [])
+    ce_root = proj.counterexamples
     entries: dict[str, list[Entry]] = {}
     for name in names:
         entries[name] = [_load(p, name) for p in store.saved(ce_root, name)]
     outside: list[Entry] = []
+    if systems is None and ce_root.is_dir():
+        for folder in sorted(d for d in ce_root.iterdir() if d.is_dir() and d.name not in entries and d.name != "txn"):
+            outside += [_load(p, folder.name) for p in store.saved(ce_root, folder.name)]
+    seen = {e.path.resolve() for e in [*outside, *(x for xs in entries.values() for x in xs)]}
     for p in extra:
+        if Path(p).resolve() in seen:
+            continue  # already listed from the counterexample folder
+        seen.add(Path(p).resolve())
         e = _load(Path(p), "extra")
         if e.doc is not None and e.doc["system"] in entries:
             e.system = e.doc["system"]
@@ -258,7 +272,7 @@ def build(
     # -- the index
     rows: list[SystemRow] = []
     for name in names:
-        row, system = _system_row(root, name, out_dir, env)
+        row, system = _system_row(proj, name, out_dir, env)
         _found(row, system, entries[name])
         rows.append(row)
     unreadable = [e for xs in entries.values() for e in xs if e.doc is None] + [e for e in outside if e.doc is None]
