@@ -203,5 +203,6 @@ def next_steps(results: list[dict[str, Any]], proj: Any, save: bool) -> list[str
         else:
             lines.append(f"next: racekit explore {r['system']} --variant {r['variant']}")
     elif written:
-        lines.append(f"next: racekit show {_here(proj.root, written[0])}   (or all of them: racekit gallery -o site/)")
+        lines.append(f"next: racekit show {_here(proj.root, written[0])}")
+        lines.append("      racekit gallery -o site/   (all of them as HTML)")
     return lines
