@@ -104,6 +104,20 @@ class SystemRow:
 
 
 @dataclass
+class TxnEntry:
+    """One saved transactional history (``<counterexamples>/txn/*.edn``), checked at build time."""
+
+    path: Path
+    error: str = ""  # one line: why it could not be read or checked
+    href: str = ""
+    verdict: str = ""  # valid / invalid / unknown
+    workload: str = ""
+    transactions: int = 0
+    anomalies: list[str] = field(default_factory=list)
+    ruled_out: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Site:
     """What :func:`build` wrote."""
 
@@ -111,6 +125,7 @@ class Site:
     pages: list[Path]
     unreadable: list[Entry]
     systems: list[SystemRow]
+    txn: list[TxnEntry] = field(default_factory=list)
 
 
 def _one_line(text: str) -> str:
@@ -269,6 +284,10 @@ def build(
         page.write_text(_page(page_t, e.tl, e.doc, _display(e.path, root)), encoding="utf-8")
         pages.append(page)
 
+    # -- transactional anomalies: one page each, the history checked now, not trusted
+    txn = _txn_pages(ce_root, out_dir, root)
+    pages += [out_dir / t.href for t in txn if t.href]
+
     # -- the index
     rows: list[SystemRow] = []
     for name in names:
@@ -276,6 +295,7 @@ def build(
         _found(row, system, entries[name])
         rows.append(row)
     unreadable = [e for xs in entries.values() for e in xs if e.doc is None] + [e for e in outside if e.doc is None]
+    unreadable += [Entry(t.path, "txn", error=t.error) for t in txn if t.error]
     for e in unreadable:
         e.error = e.error or "unknown error"
     index = out_dir / "index.html"
@@ -283,6 +303,7 @@ def build(
         env.get_template("index.html").render(
             systems=rows,
             outside=outside,
+            txn=txn,
             unreadable_count=len(unreadable),
             page_count=len(pages),
             display=lambda p: clean(_display(p, root), 300),
@@ -291,7 +312,42 @@ def build(
         ),
         encoding="utf-8",
     )
-    return Site(index=index, pages=pages, unreadable=unreadable, systems=rows)
+    return Site(index=index, pages=pages, unreadable=unreadable, systems=rows, txn=txn)
+
+
+def _txn_pages(ce_root: Path, out_dir: Path, root: Path) -> list[TxnEntry]:
+    """Check each saved history with racekit.txn and draw its anomaly cycles on a page of its own."""
+    from racekit.txn import render as txn_render
+    from racekit.txn import saved as txn_saved
+
+    out: list[TxnEntry] = []
+    used: set[str] = set()
+    for path in txn_saved.saved(ce_root):
+        entry = TxnEntry(path)
+        out.append(entry)
+        try:
+            history, result = txn_saved.read(path)
+        except RacekitError as exc:
+            entry.error = _one_line(str(exc))
+            continue
+        except (RecursionError, MemoryError, ValueError) as exc:
+            entry.error = _one_line(f"{path}: cannot check ({type(exc).__name__})")
+            continue
+        entry.verdict = {True: "valid", False: "invalid", "unknown": "unknown"}[result.valid]
+        entry.workload = result.workload
+        entry.transactions = result.operations
+        entry.anomalies = [clean(a, 80) for a in result.anomaly_types]
+        entry.ruled_out = [clean(m, 80) for m in result.not_]
+        href = f"_txn/{_slug(path.stem)}.html"  # "_": no system is named so
+        while href in used:
+            href = href[:-5] + "-2.html"
+        used.add(href)
+        entry.href = href
+        page = out_dir / href
+        page.parent.mkdir(parents=True, exist_ok=True)
+        title = f"{_display(path, root)}: {', '.join(result.anomaly_types) or entry.verdict}"
+        page.write_text(txn_render.render_page(result, title=clean(title, 300), up="../"), encoding="utf-8")
+    return out
 
 
 def _page(template: jinja2.Template, tl: Timeline, doc: dict[str, Any], source: str) -> str:
