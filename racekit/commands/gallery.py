@@ -48,7 +48,9 @@ def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
     except OSError as exc:
         _fail(f"{output}: cannot write the gallery ({exc.strerror or exc})")
     click.echo(
-        f"gallery: {len(site.pages)} counterexample page(s), {len(site.unreadable)} unreadable file(s)"
+        f"gallery: {len(site.pages)} counterexample page(s)"
+        + (f", {sum(1 for t in site.txn if t.href)} transactional history page(s)" if site.txn else "")
+        + f", {len(site.unreadable)} unreadable file(s)"
         f" -> {site.index}"
     )
     if open_:

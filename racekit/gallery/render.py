@@ -119,7 +119,8 @@ class TxnEntry:
 
 @dataclass
 class Site:
-    """What :func:`build` wrote."""
+    """What :func:`build` wrote: ``pages`` are the counterexamples' pages, ``txn`` the
+    saved transactional histories (each with its page, or its error)."""
 
     index: Path
     pages: list[Path]
@@ -286,7 +287,6 @@ def build(
 
     # -- transactional anomalies: one page each, the history checked now, not trusted
     txn = _txn_pages(ce_root, out_dir, root)
-    pages += [out_dir / t.href for t in txn if t.href]
 
     # -- the index
     rows: list[SystemRow] = []
@@ -304,6 +304,7 @@ def build(
             systems=rows,
             outside=outside,
             txn=txn,
+            txn_pages=sum(1 for t in txn if t.href),
             unreadable_count=len(unreadable),
             page_count=len(pages),
             display=lambda p: clean(_display(p, root), 300),
