@@ -382,9 +382,6 @@ def scaffold(root: Path | Project, name: str, kind: str = "thr") -> list[Path]:
     existing = [p for p in files if p.exists()]
     if existing:
         raise RacekitError(f"{existing[0]} already exists; pick another name")
-    registered = proj.machine_file(name)
-    if registered is not None:
-        raise RacekitError(f"{registered} already exists; pick another name")
     for folder in {proj.systems, proj.specs, proj.machines[0]}:
         # every package folder from the root down: the configured names are imported as packages
         for depth in range(1, len(folder.relative_to(proj.root).parts) + 1):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from racekit import store
-from racekit.commands.check import log_line, next_steps, summary_table
+from racekit.commands.check import emit, log_line, next_steps, summary_table
 from racekit.errors import CounterexampleError
 from racekit.project import DEFAULTS, ConfigError, NoProject, find_project, project_at, project_for_file, project_of
 from racekit.registry import machine_for, machine_ref, system_names
@@ -261,14 +262,30 @@ def test_the_check_of_the_whole_catalogue_fits_100_columns() -> None:
 
 def test_log_lines_are_one_short_line_each(tmp_path: Path) -> None:
     assert log_line(_row("counter", "naive", "linearizability")) == \
-        "ok     counter/naive: violation of linearizability (123.4s)"
+        "ok      123.4s  counter/naive: violation of linearizability"
     root = pyproject(tmp_path, "[tool.racekit]")
     assert racekit(root, "new", "tally").returncode == 0
     res = racekit(root, "check", "--profile", "smoke", "-j", "1", env={"COLUMNS": "40"})
     assert res.returncode == 0, res.stdout + res.stderr
     lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert len(lines) == 2 and all(len(line) <= 40 for line in lines), res.stderr
-    assert not any(".py:" in line for line in lines)  # no source location of the logging call
+    # not a terminal (a CI log): whole lines, not wrapped at COLUMNS, no time stamp or source location
+    assert len(lines) == 2, res.stderr
+    assert re.fullmatch(r"ok +\d+\.\ds  tally/broken: violation of linearizability", lines[0]), lines
+    assert not any(".py:" in line or line.startswith("[") for line in lines)
+
+
+def test_log_lines_are_cut_to_a_terminal_not_wrapped() -> None:
+    import io
+
+    from rich.console import Console
+
+    row = _row("background_rebuild_cache", "stale_while_revalidate", "every job processed exactly once")
+    for terminal in (True, False):
+        out = io.StringIO()
+        emit(Console(file=out, width=50, force_terminal=terminal, color_system=None), row)
+        text = out.getvalue()
+        assert text.count("\n") == 1 and text.startswith("ok      123.4s  background_rebuild_cache"), text
+        assert (len(text) == 51 and text.endswith("…\n")) if terminal else text == log_line(row) + "\n"
 
 
 def test_check_says_where_counterexamples_went_and_what_to_run_next(tmp_path: Path) -> None:

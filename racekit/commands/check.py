@@ -94,8 +94,7 @@ def check(
                                "schedules": 0, "length": None, "seconds": 0.0, "problems": [str(exc)]}
                     results.append(res)
                     if not as_json:
-                        # one line each, cut to the terminal: a wrapped log line is noise
-                        progress.console.print(log_line(res), no_wrap=True, overflow="ellipsis", markup=False)
+                        emit(progress.console, res)
                     progress.advance(task)
     order = {(s, v): i for i, (s, v, _) in enumerate(plan)}
     results.sort(key=lambda r: order.get((r["system"], r["variant"]), 0))
@@ -114,11 +113,20 @@ def check(
     sys.exit(1 if failed else 0)
 
 
+def emit(console: Any, r: dict[str, Any]) -> None:
+    """One line per finished variant: cut to a terminal's width (a wrapped log
+    line is noise), whole when stderr is a file or a CI log."""
+    if console.is_terminal:
+        console.print(log_line(r), no_wrap=True, overflow="ellipsis", markup=False, highlight=False)
+    else:
+        console.print(log_line(r), soft_wrap=True, markup=False, highlight=False)
+
+
 def log_line(r: dict[str, Any]) -> str:
     """The progress line of one finished variant."""
     mark = "ok" if r["met"] else "MISSED"
     what = r["outcome"] + (f" of {r['property']}" if r["outcome"] == "violation" and r.get("property") else "")
-    return f"{mark:6} {r['system']}/{r['variant']}: {what} ({r['seconds']:.1f}s)"
+    return f"{mark:6} {r['seconds']:6.1f}s  {r['system']}/{r['variant']}: {what}"
 
 
 TABLE_WIDTH = 100
