@@ -9,6 +9,7 @@ import pytest
 
 from racekit.checking import check_variant
 from racekit.engine import Engine
+from racekit.errors import RacekitError
 from racekit.machine import ConcurrentStateMachine
 from racekit.project import project_of
 from racekit.registry import machine_ref
@@ -35,9 +36,13 @@ def variant_tests(machine: Engine) -> Callable[..., None]:
     @pytest.mark.parametrize("variant_name", names)
     def test_variant(variant_name: str, racekit_profile: Any, racekit_save: bool, record_property: Any) -> None:
         variant = system.variant(variant_name)
-        project = project_of(machine)
+        try:
+            project = project_of(machine)
+            registered = machine_ref(project, machine) is None
+        except RacekitError as exc:  # a bad [tool.racekit]: its one line, not a traceback
+            pytest.fail(str(exc), pytrace=False)
         hint = "`pytest --racekit-save`"
-        if machine_ref(project, machine) is None:
+        if registered:
             hint += f" or `racekit check {system.name} --variant {variant.name}`"
         report = check_variant(machine, system, variant, racekit_profile, project, save=racekit_save, how_to_save=hint)
         record_property("racekit", report.to_json())

@@ -320,3 +320,17 @@ def test_the_pytest_hint_names_the_real_flag(tmp_path: Path) -> None:
                            how_to_save="`pytest --racekit-save`")
     assert "write it with `pytest --racekit-save`" in report.problems[-1]
     assert "counterexamples/counter/naive--linearizability.json" in report.problems[-1]
+
+
+def test_a_bad_table_fails_a_variant_test_with_its_one_line(tmp_path: Path) -> None:
+    from tests.test_outside_project import OWN_TEST
+
+    root = pyproject(tmp_path, '[tool.racekit]\ncounterexample = "cx"')
+    (root / "tests").mkdir()
+    (root / "tests" / "test_pool.py").write_text(OWN_TEST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RACEKIT_", "PYTEST_"))}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_pool.py"],
+                         cwd=root, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 1, res.stdout
+    assert "unknown key [tool.racekit] counterexample (known: systems" in res.stdout
+    assert "Traceback" not in res.stdout and "raise ConfigError" not in res.stdout
