@@ -16,7 +16,7 @@ from racekit.errors import RacekitError
 @click.option("--kind", type=click.Choice(["thr", "sim", "proc"]), default="thr", show_default=True,
               help="thr: threads in one process; sim: simulated nodes; proc: real processes")
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="project directory (default: the current directory)")
+              help="project root (default: the project around the current directory, else the current directory)")
 @friendly
 def new(name: str, kind: str, root: Path | None) -> None:
     """Scaffold system NAME into the current project: system, spec (threads), state machine, note.
