@@ -139,8 +139,8 @@ def zygote(sock_fd: int) -> None:
         elif req.get("op") == "preload":
             module = str(req.get("module", ""))
             try:
-                if not module.startswith(ALLOWED):
-                    raise ValueError(f"{module!r} is not under {', '.join(ALLOWED)}")
+                if not module.startswith(allowed()):
+                    raise ValueError(f"{module!r} is not under {', '.join(allowed())}")
                 importlib.import_module(module)
                 sock.send(b'{"ok": true}')
             except Exception as exc:  # a module that fails to import fails in the worker too, with its traceback
