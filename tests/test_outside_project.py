@@ -19,7 +19,9 @@ copied from the dev install, the console script pip would write, and the
 other packages linked from the dev venv.  Unlike the dev venv's editable
 install, this puts nothing of the checkout on ``sys.path`` - the test
 checks that - so a project that only works because the checkout's
-``systems`` package is importable fails here.
+``systems`` package is importable fails here.  The catalogue extra's
+packages (starlette, uvicorn, httpx, psycopg, redis) are left out too: the
+loop must work with ``pip install racekit`` alone, as the README says.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 import pytest
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+CATALOGUE_EXTRA = ("starlette", "uvicorn", "httpx", "psycopg", "redis")  # pyproject's [catalogue], not the core
 TIMEOUT = 300  # seconds per command: a hang fails the test instead of stalling CI
 
 PYPROJECT = """\
@@ -132,6 +135,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for entry in dev_site.iterdir():
         if "racekit" in entry.name.lower() or entry.name == "__pycache__" or (site / entry.name).exists():
             continue  # racekit itself (the editable .pth puts the whole checkout on sys.path) is installed below
+        if entry.name.lower().startswith(CATALOGUE_EXTRA):
+            continue  # the core install has none of the catalogue's server clients
         (site / entry.name).symlink_to(entry)
     shutil.copytree(CHECKOUT / "racekit", site / "racekit", ignore=shutil.ignore_patterns("__pycache__"))
     dist = next(dev_site.glob("racekit-*.dist-info"))
@@ -155,12 +160,14 @@ def _run(bin_dir: Path, cwd: Path, *argv: str) -> subprocess.CompletedProcess[st
 
 def test_the_installed_racekit_sees_nothing_of_the_checkout(installed: Path, tmp_path: Path) -> None:
     probe = ("import importlib.util, racekit, sys; print(racekit.__file__); "
-             "print(importlib.util.find_spec('systems'), importlib.util.find_spec('stateful_tests'))")
+             "print(importlib.util.find_spec('systems'), importlib.util.find_spec('stateful_tests')); "
+             f"print([m for m in {CATALOGUE_EXTRA!r} if importlib.util.find_spec(m)])")
     res = _run(installed, tmp_path, "python", "-c", probe)
     assert res.returncode == 0, res.stderr
-    where, specs = res.stdout.splitlines()
+    where, specs, extra = res.stdout.splitlines()
     assert not Path(where).resolve().is_relative_to(CHECKOUT), where
     assert specs == "None None", "the checkout's catalogue is importable from the fresh venv"
+    assert extra == "[]", "the catalogue extra's packages are importable from the core install"
 
 
 def test_the_whole_loop_in_a_project_of_ones_own(installed: Path, tmp_path: Path) -> None:
