@@ -139,14 +139,14 @@ def check_variant(
                 saved_doc = store.load(path)
                 replayed = replay_on(machine, variant, saved_doc)
                 if not replayed.failed or replayed.kind != saved_doc["kind"]:
-                    report.problems.append(f"saved {rel} no longer reproduces on {variant.name}")
+                    report.problems.append(f"saved {project.shown(rel)} no longer reproduces on {variant.name}")
                 elif replayed.trace != saved_doc["trace"]:
-                    report.problems.append(f"saved {rel} replays with a different trace (not deterministic?)")
+                    report.problems.append(f"saved {project.shown(rel)} replays with a different trace (not deterministic?)")
             else:
                 hint = how_to_save or (
                     f"`racekit check {system.name} --variant {variant.name}`" if ref is None
                     else "`pytest --racekit-save`")
-                report.problems.append(f"no saved counterexample at {rel}: write it with {hint}")
+                report.problems.append(f"no saved counterexample at {project.shown(rel)}: write it with {hint}")
     else:
         if outcome.failed:
             report.problems.append(f"expected no violation, found {outcome.property}: {outcome.message}")

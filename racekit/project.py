@@ -23,8 +23,15 @@ How the project is found, first match wins:
    pyproject.toml: its ``[tool.racekit]`` table if it has one, else the
    nearest folder on the way with the default layout (``systems/__init__.py``),
    else that pyproject.toml's folder with the defaults;
-3. for a Machine only: the outermost folder with a conftest.py above its
-   module, else the module's own folder (the "project of one test file").
+3. with no pyproject.toml above at all: the outermost folder on the way with
+   a conftest.py (the folder pytest treats as the tests' root), defaults;
+4. for a Machine only: the module's own folder (the "project of one test
+   file": machines may live in that folder itself, counterexamples go to
+   its ``counterexamples/``); for a counterexample file
+   ``X/counterexamples/<system>/<file>.json`` with nothing above, or a
+   command run in such an X: X, the same kind of project - there a file
+   may name only a ``test_*.py`` module in X, the modules pytest itself
+   would import.
 
 A bad configuration is one :class:`ConfigError` sentence naming the file,
 the key and what is wrong.
@@ -32,6 +39,7 @@ the key and what is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tomllib
@@ -71,6 +79,7 @@ class Project:
     counterexamples: Path
     notes: Path
     origin: str  # how it was found, for messages: "/p/pyproject.toml [tool.racekit]", ...
+    one_file: bool = False  # the project of one test file: machines only as test_*.py in the root itself
 
     def package(self, directory: Path) -> str:
         """The import name of a package folder inside the root (``checks/systems`` -> ``checks.systems``)."""
@@ -86,6 +95,16 @@ class Project:
             return path.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
             return path.as_posix()
+
+    def shown(self, rel: str | Path) -> str:
+        """A path inside the project (``rel`` to the root) as the user types it from the
+        current directory: relative when near, else absolute (pytest and racekit run anywhere)."""
+        path = self.root / rel
+        try:
+            text = os.path.relpath(path)
+        except ValueError:
+            return str(path)
+        return text if not text.startswith("../../..") else str(path)
 
     def has_systems(self) -> bool:
         return (self.systems / "__init__.py").is_file()
@@ -104,6 +123,8 @@ class Project:
         if root not in sys.path:
             sys.path.insert(0, root)
         for directory in (self.systems, self.specs, *self.machines):
+            if directory == self.root:
+                continue  # a one-file project's root: its modules are top-level names, no package
             top = directory.relative_to(self.root).parts[0]
             module = sys.modules.get(top)
             if module is None or not directory.exists():
@@ -223,12 +244,27 @@ def _walk(start: Path) -> Project | None:
     for candidate in chain:
         if (candidate / "systems" / "__init__.py").is_file():
             return project_at(candidate)
-    return project_at(boundary) if boundary is not None else None
+    if boundary is not None:
+        return project_at(boundary)
+    conftests = [d for d in chain if (d / "conftest.py").is_file()]
+    if conftests:
+        return project_at(conftests[-1], f"the default layout under {conftests[-1]} (its conftest.py, no pyproject.toml)")
+    return None
+
+
+def one_file_project(root: Path, why: str) -> Project:
+    """The project of one test file in ``root`` (no pyproject.toml, no conftest.py above):
+    the defaults, and machines in ``root`` itself (``test_*.py`` modules only)."""
+    p = project_at(root, why)
+    return dataclasses.replace(p, machines=(*p.machines, p.root), one_file=True)
 
 
 def find_project(start: Path | None = None) -> Project:
     """The project for a command run in ``start`` (default: the current directory)."""
     found = _from_env() or _walk(start or Path.cwd())
+    here = (start or Path.cwd()).resolve()
+    if found is None and (here / str(DEFAULTS["counterexamples"])).is_dir():
+        found = one_file_project(here, f"the folder holding {here / str(DEFAULTS['counterexamples'])} (no pyproject.toml)")
     if found is None:
         raise NoProject(
             f"no racekit project found from {(start or Path.cwd()).resolve()}: add a [tool.racekit] table to your "
@@ -242,7 +278,14 @@ def project_for_file(path: Path) -> Project:
     env = _from_env()
     if env is not None:
         return env
-    return _walk(Path(path).resolve().parent) or find_project()
+    here = Path(path).resolve()
+    found = _walk(here.parent)
+    if found is not None:
+        return found
+    folder = here.parent.parent
+    if folder.name == DEFAULTS["counterexamples"] and here.suffix == ".json":
+        return one_file_project(folder.parent, f"the folder holding {folder} (no pyproject.toml or conftest.py)")
+    return find_project()
 
 
 def project_of(obj: Any) -> Project:
@@ -259,8 +302,4 @@ def project_of(obj: Any) -> Project:
     if not file:
         return find_project()
     here = Path(file).resolve().parent
-    found = _walk(here)
-    if found is not None:
-        return found
-    conftests = [d for d in (here, *here.parents) if (d / "conftest.py").is_file()]
-    return project_at(conftests[-1] if conftests else here, f"the folder of {Path(file).name}")
+    return _walk(here) or one_file_project(here, f"the folder of {Path(file).name} (no pyproject.toml or conftest.py)")

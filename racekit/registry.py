@@ -164,11 +164,15 @@ def machine_for(doc: dict[str, Any], root: Path | Project | None = None, source:
     if ".." in rel.parts or rel.is_absolute():
         raise CounterexampleError(f"{where}machine {ref!r} leaves the project")
     file = (p.root / rel).resolve()
-    allowed = [d.resolve() for d in (*p.machines, p.systems)]
-    if not any(file.is_relative_to(d) for d in allowed):
-        folders = ", ".join(p.rel(d) for d in (*p.machines, p.systems))
+    folders = (*p.machines, p.systems)
+    if p.one_file:  # its root itself holds only the test_*.py modules pytest would import there, not below
+        folders = tuple(d for d in folders if d != p.root)
+    allowed = [d.resolve() for d in folders]
+    top_test = p.one_file and file.parent == p.root.resolve() and file.name.startswith("test_")
+    if not top_test and not any(file.is_relative_to(d) for d in allowed):
+        shown = ", ".join([p.rel(d) for d in folders] + ([f"test_*.py in {p.root}"] if p.one_file else []))
         raise CounterexampleError(
-            f"{where}machine {ref!r} is not in a folder {p.origin} allows machines in ({folders}); "
+            f"{where}machine {ref!r} is not in a folder {p.origin} allows machines in ({shown}); "
             "add its folder to [tool.racekit] machines"
         )
     if not file.is_file():

@@ -51,7 +51,7 @@ def variant_tests(machine: Engine) -> Callable[..., None]:
         if not report.met:
             lines = [f"{system.name}/{variant.name} (expect {variant.expect}): " + "; ".join(report.problems)]
             if report.counterexample:
-                lines.append(f"replay: racekit replay {report.counterexample}")
+                lines.append(f"replay: racekit replay {project.shown(report.counterexample)}")
             pytest.fail("\n".join(lines), pytrace=False)
         if variant.expect == "correct" and isinstance(machine, type) and issubclass(machine, ConcurrentStateMachine):
             machine.live_test(variant, racekit_profile)

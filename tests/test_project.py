@@ -334,3 +334,69 @@ def test_a_bad_table_fails_a_variant_test_with_its_one_line(tmp_path: Path) -> N
     assert res.returncode == 1, res.stdout
     assert "unknown key [tool.racekit] counterexample (known: systems" in res.stdout
     assert "Traceback" not in res.stdout and "raise ConfigError" not in res.stdout
+
+
+# --------------------------------------------------------------------------
+# Projects with no pyproject.toml: a conftest.py's folder, or one test file's
+
+
+def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RACEKIT_", "PYTEST_"))}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--racekit-profile", "smoke",
+                           *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_conftest_folder_is_the_project_for_every_command(tmp_path: Path) -> None:
+    """No pyproject.toml: the conftest.py's folder is where pytest saves, and where
+    replay, show and gallery look - from the root or a folder below it."""
+    from tests.test_outside_project import OWN_TEST
+
+    root = tmp_path / "proj"
+    (root / "tests").mkdir(parents=True)
+    (root / "conftest.py").write_text("")
+    (root / "tests" / "test_pool.py").write_text(OWN_TEST)
+    res = _pytest(root, "--racekit-save", "tests/test_pool.py")
+    assert res.returncode == 0, res.stdout
+    saved = root / "counterexamples" / "ticket_pool" / "check_then_act--linearizability.json"
+    assert json.loads(saved.read_text())["machine"] == "tests/test_pool.py:PoolMachine"
+    res = racekit(root / "tests", "replay", "../counterexamples/ticket_pool/check_then_act--linearizability.json")
+    assert res.returncode == 0 and "matches the file" in res.stdout, res.stderr
+    res = racekit(root, "show", "--plain", str(saved.relative_to(root)))
+    assert res.returncode == 0 and "ticket_pool / check_then_act" in res.stdout, res.stderr
+    res = racekit(root / "tests", "gallery", "-o", str(tmp_path / "site"))
+    assert res.returncode == 0 and "1 counterexample page(s), 0 unreadable" in res.stdout, res.stderr
+    assert find_project(root / "tests").origin.endswith("(its conftest.py, no pyproject.toml)")
+
+
+def test_a_project_of_one_test_file(tmp_path: Path) -> None:
+    """No pyproject.toml, no conftest.py: the test file's folder. Messages give the path
+    from where pytest was started; the saved file replays from there too."""
+    from tests.test_outside_project import OWN_TEST
+
+    here = tmp_path / "work"
+    (here / "checks").mkdir(parents=True)
+    (here / "checks" / "test_pool.py").write_text(OWN_TEST)
+    res = _pytest(here, "checks/test_pool.py")
+    assert res.returncode == 1, res.stdout
+    assert "no saved counterexample at checks/counterexamples/ticket_pool/check_then_act--" in res.stdout
+    res = _pytest(here, "--racekit-save", "checks/test_pool.py")
+    assert res.returncode == 0, res.stdout
+    saved = here / "checks" / "counterexamples" / "ticket_pool" / "check_then_act--linearizability.json"
+    doc = json.loads(saved.read_text())
+    assert doc["machine"] == "test_pool.py:PoolMachine"
+    res = racekit(here, "replay", str(saved.relative_to(here)))
+    assert res.returncode == 0 and "matches the file" in res.stdout, res.stderr
+    res = racekit(here / "checks", "gallery", "-o", str(tmp_path / "site"))
+    assert res.returncode == 0 and "1 counterexample page(s), 0 unreadable" in res.stdout, res.stderr
+
+    # Only test_*.py modules of that folder itself (what pytest would import there) may be named.
+    (here / "checks" / "helper.py").write_text(SENTINEL)
+    (here / "checks" / "lib").mkdir()
+    (here / "checks" / "lib" / "test_deep.py").write_text(SENTINEL)
+    for ref in ("helper.py:PoolMachine", "lib/test_deep.py:PoolMachine"):
+        path = saved.with_name("forged.json")
+        path.write_text(json.dumps({**doc, "machine": ref}))
+        res = racekit(here, "replay", str(path))
+        assert res.returncode == 2 and res.stderr.count("\n") == 1, (ref, res.stderr)
+        assert "test_*.py in" in res.stderr or "must be a test_*.py" in res.stderr, res.stderr
+    assert not list(here.rglob("*.ran"))

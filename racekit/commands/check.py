@@ -183,12 +183,9 @@ def summary_table(results: list[dict[str, Any]], width: int = TABLE_WIDTH) -> st
 
 def _here(root: Path, rel: str) -> str:
     """A path inside the project as the user would type it from the current directory."""
-    path = root / rel
-    try:
-        text = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return text if not text.startswith("../../..") else str(path)
+    from racekit.project import project_at
+
+    return project_at(root).shown(rel)
 
 
 def next_steps(results: list[dict[str, Any]], proj: Any, save: bool) -> list[str]:
