@@ -8,7 +8,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from racekit.cli import main
 from racekit.gallery import build
 from racekit.txn import saved
 from racekit.txn.history import parse
@@ -125,3 +127,30 @@ def test_written_histories_are_data_with_stable_names(tmp_path: Path) -> None:
         "pg-read-committed--G-single-item+internal.edn"
     _, result = saved.read(path)
     assert result.anomaly_types == ["G2-item"]
+
+
+def test_edn_files_named_on_the_command_line_are_histories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``racekit gallery -o DIR FILE.edn``: a history from elsewhere gets its page in the
+    transactional section (not "not valid JSON"), a saved one named again is listed once."""
+    root = tmp_path / "proj"
+    (root / "counterexamples" / "txn").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n[tool.racekit]\n')
+    mine = root / "counterexamples" / "txn" / "hostile.edn"
+    mine.write_text(HOSTILE)
+    theirs = tmp_path / "report" / "hostile.edn"  # same name, from a bug report
+    theirs.parent.mkdir()
+    theirs.write_text(HOSTILE)
+    broken = tmp_path / "report" / "broken.edn"
+    broken.write_text("{:index 0, :type")
+    out = tmp_path / "site"
+    site = build(root, out, extra=[mine, theirs, broken])
+    pages = sorted(t.href for t in site.txn if t.href)
+    assert pages == ["_txn/hostile-2.html", "_txn/hostile.html"]
+    assert [t.path for t in site.txn if t.error] == [broken]
+    assert [e.path for e in site.unreadable] == [broken] and not site.pages
+
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("RACEKIT_CATALOGUE", raising=False)
+    res = CliRunner().invoke(main, ["gallery", "-o", str(tmp_path / "site2"), str(theirs)])
+    assert res.exit_code == 0, res.output
+    assert "2 transactional history page(s), 0 unreadable" in res.output

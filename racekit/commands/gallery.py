@@ -26,7 +26,8 @@ def _fail(message: str) -> None:
 def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
     """Render every system, variant and saved counterexample as static HTML.
 
-    Extra counterexample FILES (outside counterexamples/) are added to the site.
+    Extra counterexample FILES (outside counterexamples/) are added to the site;
+    FILES ending in .edn are transactional histories (like counterexamples/txn/).
     The site needs no server and no network: open DIR/index.html.
     """
     from racekit.gallery import build

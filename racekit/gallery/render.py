@@ -230,7 +230,9 @@ def build(
     ``[tool.racekit]`` names; folders of systems outside the registry, such as
     a state machine in a test module, are listed under "Other
     counterexamples"); ``extra`` names more counterexample files (anywhere)
-    to add.  ``systems`` restricts the catalogue systems listed (default: all).
+    to add (``.edn`` ones are transactional histories, listed with the saved
+    ``<counterexamples>/txn/*.edn``).  ``systems`` restricts the catalogue
+    systems listed (default: all).
     """
     from racekit.registry import project
 
@@ -252,7 +254,10 @@ def build(
         for folder in sorted(d for d in ce_root.iterdir() if d.is_dir() and d.name not in entries and d.name != "txn"):
             outside += [_load(p, folder.name) for p in store.saved(ce_root, folder.name)]
     seen = {e.path.resolve() for e in [*outside, *(x for xs in entries.values() for x in xs)]}
+    histories = [Path(p) for p in extra if Path(p).suffix == ".edn"]  # transactional: their own section
     for p in extra:
+        if Path(p).suffix == ".edn":
+            continue
         if Path(p).resolve() in seen:
             continue  # already listed from the counterexample folder
         seen.add(Path(p).resolve())
@@ -286,7 +291,7 @@ def build(
         pages.append(page)
 
     # -- transactional anomalies: one page each, the history checked now, not trusted
-    txn = _txn_pages(ce_root, out_dir, root)
+    txn = _txn_pages(ce_root, histories, out_dir, root)
 
     # -- the index
     rows: list[SystemRow] = []
@@ -316,14 +321,21 @@ def build(
     return Site(index=index, pages=pages, unreadable=unreadable, systems=rows, txn=txn)
 
 
-def _txn_pages(ce_root: Path, out_dir: Path, root: Path) -> list[TxnEntry]:
-    """Check each saved history with racekit.txn and draw its anomaly cycles on a page of its own."""
+def _txn_pages(ce_root: Path, extra: Sequence[Path], out_dir: Path, root: Path) -> list[TxnEntry]:
+    """Check each saved history (and each extra ``.edn`` file) with racekit.txn and draw
+    its anomaly cycles on a page of its own."""
     from racekit.txn import render as txn_render
     from racekit.txn import saved as txn_saved
 
     out: list[TxnEntry] = []
     used: set[str] = set()
-    for path in txn_saved.saved(ce_root):
+    paths = list(txn_saved.saved(ce_root))
+    seen = {q.resolve() for q in paths}
+    for q in extra:
+        if q.resolve() not in seen:  # a committed one named again is listed once
+            seen.add(q.resolve())
+            paths.append(q)
+    for path in paths:
         entry = TxnEntry(path)
         out.append(entry)
         try:
