@@ -115,7 +115,19 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
-_UMASK: list[int] = []
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it
+    (Linux: /proc/self/status); elsewhere set and put straight back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _file_mode() -> int:
@@ -124,11 +136,7 @@ def _file_mode() -> int:
     ``mkstemp`` makes its file 0600; a counterexample is meant to be
     committed and read by others, so it gets the ordinary mode.
     """
-    if not _UMASK:
-        mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-        os.umask(mask)
-        _UMASK.append(mask)
-    return 0o666 & ~_UMASK[0]
+    return 0o666 & ~_umask()
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -217,14 +217,17 @@ def test_replay_of_a_file_naming_an_unconfigured_module_is_one_line(tmp_path: Pa
 
 
 def test_counterexamples_are_written_with_the_ordinary_file_mode(tmp_path: Path) -> None:
+    """What ``open()`` would give (0666 less the umask, read each time), not mkstemp's 0600."""
     doc = store.load(CHECKOUT / "counterexamples" / "counter" / "naive--linearizability.json")
-    old = os.umask(0o022)
-    try:
-        store.save(tmp_path / "cx" / "a.json", doc)
-    finally:
-        os.umask(old)
-    for name in ("a.json", "a.md"):
-        assert stat.S_IMODE((tmp_path / "cx" / name).stat().st_mode) == 0o644
+    for mask, mode in ((0o022, 0o644), (0o002, 0o664), (0o022, 0o644)):
+        old = os.umask(mask)
+        try:
+            store.save(tmp_path / "cx" / "a.json", doc)
+            assert os.umask(mask) == mask  # reading it left it alone
+        finally:
+            os.umask(old)
+        for name in ("a.json", "a.md"):
+            assert stat.S_IMODE((tmp_path / "cx" / name).stat().st_mode) == mode, (oct(mask), name)
 
 
 def _row(system: str, variant: str, prop: str | None, met: bool = True, outcome: str = "violation",
