@@ -80,7 +80,8 @@ def bounds(
       period of ``s``; ``fall`` of them, the last one's timeout, lateness.
     * back: a failure already under way at ``u`` (a timeout), the cooldown,
       the half-open probe and ``rise - 1`` more periods, two round trips.
-    * flaps: out-to-in takes at least the cooldown; in-to-out at least
+    * flaps: out-to-in takes at least the cooldown and ``rise - 1`` periods
+      (the half-open probe is the first of ``rise``); in-to-out at least
       ``fall - 1`` periods and a round trip.
     """
     slow = 1 / (1 - drift)
@@ -89,7 +90,7 @@ def bounds(
     timeout = timeout_ms * slow + window
     out_ms = fall * period + timeout + window + 2 * latency + 20
     back_ms = timeout + cooldown_ms * slow + window + (rise - 1) * period + 2 * (2 * latency + window) + 20
-    flaps = max_transitions(flap_window_ms, cooldown_ms * fast, (fall - 1) * probe_ms * fast + 2 * latency)
+    flaps = max_transitions(flap_window_ms, (cooldown_ms + (rise - 1) * probe_ms) * fast, (fall - 1) * probe_ms * fast + 2 * latency)
     return Bounds(int(out_ms), int(back_ms), flap_window_ms, flaps)
 
 

@@ -16,6 +16,8 @@ from dataclasses import replace
 from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
+import pytest
+
 from racekit import PROFILES, Result, search, System, Variant, variant_tests
 from racekit.engine import Phase, Plan
 from racekit.profiles import ProfileSettings
@@ -195,12 +197,15 @@ class Machine(SimMachine):
 
     @classmethod
     def seed_scenarios(cls, variant: Variant) -> list[Any]:
-        """The three shapes of trouble in one fault-free run: ``b1`` flaky
-        throughout, ``b2`` sick for 300 ms then healthy, and a shared outage
+        """The shapes of trouble in one fault-free run: ``b1`` flaky
+        throughout (one or two failed probes at a time), ``b3`` sick just
+        long enough to be taken out and healthy just long enough to come
+        back, ``b2`` sick for 300 ms then healthy, and a shared outage
         (every health endpoint sick for 800 ms) later on."""
         sick = {b: [[1500, 2300]] for b in BACKENDS}
         sick["b1"] += flaky(100, 250, 120, 3000)
         sick["b2"] += [[200, 500]]
+        sick["b3"] += flaky(0, 500, 300, 1500)
         return [scenario(sick, 3000)]
 
     @classmethod
@@ -221,9 +226,9 @@ class Machine(SimMachine):
         for b in BACKENDS:
             shape = draw.pick(["healthy", "healthy", "flaky", "dies", "blip", "recovers"])
             at = draw.integer(0, 20) * 100
-            if shape == "flaky":
-                period = draw.integer(15, 40) * 10
-                sick[b] = flaky(at, period, period * draw.integer(3, 7) // 10, horizon)
+            if shape == "flaky":  # sick for a few probes, healthy for a few, again and again
+                sick_ms, well_ms = draw.integer(1, 4) * POLICY.probe_ms, draw.integer(1, 4) * POLICY.probe_ms
+                sick[b] = flaky(at, sick_ms + well_ms + draw.integer(-20, 20), sick_ms, horizon)
             elif shape == "dies":
                 sick[b] = [[at, horizon]]
             elif shape == "blip":
@@ -263,3 +268,74 @@ def found(variant_name: str) -> Result:
 # Every variant against its expectation; the fixed variant replays the saved
 # counterexamples of its broken siblings (counterexamples/health_check/).
 test_health_check = variant_tests(Machine)
+
+
+# ---------------------------------------------------------------------------
+# Planted bugs: copies of the fixed policy with one realistic mistake each.
+# Each must be caught by the property it breaks (so no property is decorative).
+# ---------------------------------------------------------------------------
+class FallMinusOne(health_check.Hysteresis):
+    def decide(self, b: str, ok: bool) -> None:
+        if self.enabled[b] and self.fails[b] == self.policy.fall - 1 and self.may_disable():
+            self.set_enabled(b, False)
+            self.set_timer(f"probe:{b}", self.policy.cooldown_ms)
+            return
+        super().decide(b, ok)
+
+
+class NoCooldown(health_check.Hysteresis):
+    """A failed half-open probe does not restart the cooldown: probed at full rate."""
+
+    def set_timer(self, name: str, delay: int) -> None:
+        super().set_timer(name, min(delay, self.policy.probe_ms))
+
+
+class TimeoutIsNotFailure(health_check.Hysteresis):
+    """Only an explicit "unhealthy" answer counts; silence (crash, cut link) is ignored."""
+
+    def on_timer(self, name: str) -> None:
+        if name.startswith("timeout:"):
+            self.outstanding[name.split(":")[1]] = None
+            return
+        super().on_timer(name)
+
+
+class FloorOffByOne(health_check.Hysteresis):
+    def may_disable(self) -> bool:
+        return self.in_rotation() >= self.policy.keep
+
+
+class RiseOfOne(health_check.Hysteresis):
+    def decide(self, b: str, ok: bool) -> None:
+        if not self.enabled[b] and ok:
+            self.set_enabled(b, True)
+            return
+        super().decide(b, ok)
+
+
+PLANTED = {
+    "fall_minus_one": (FallMinusOne, "hysteresis"),
+    "rise_of_one": (RiseOfOne, "hysteresis"),
+    "no_cooldown": (NoCooldown, "flaps_bounded"),
+    "timeout_is_not_failure": (TimeoutIsNotFailure, "out_within"),
+    "floor_off_by_one": (FloorOffByOne, "keeps_k_enabled"),
+}
+
+
+class PlantedMachine(Machine):
+    system: ClassVar[System] = System(
+        name="health_check",
+        summary="planted bugs in the fixed policy",
+        kind="sim",
+        variants=[
+            *(Variant(name, (lambda c: lambda: c)(cls), expect="violation", property=prop, bug=name)
+              for name, (cls, prop) in PLANTED.items()),
+            Variant("hysteresis", lambda: health_check.Hysteresis, expect="correct"),
+        ],
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED))
+def test_planted_bug_is_caught(name: str) -> None:
+    outcome = search(PlantedMachine, name, CI)
+    assert outcome.failed and outcome.property == PLANTED[name][1], (outcome.property, outcome.message)

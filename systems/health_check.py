@@ -184,6 +184,8 @@ class Hysteresis(HealthChecker):
         for c in self.backends:
             if self.enabled[c] and self.fails[c] >= self.policy.fall and self.may_disable():
                 self.set_enabled(c, False)
+                self.outstanding[c] = None  # a reply already on its way does not start the rise
+                self.cancel_timer(f"timeout:{c}")
                 self.set_timer(f"probe:{c}", self.policy.cooldown_ms)
 
 
