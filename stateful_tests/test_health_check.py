@@ -11,24 +11,32 @@ the whole run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from dataclasses import replace
 from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
 import pytest
 
-from racekit import PROFILES, Result, search, System, Variant, variant_tests
+from racekit import PROFILES, System, Variant, search, variant_tests
 from racekit.engine import Phase, Plan
 from racekit.profiles import ProfileSettings
-from racekit.sim import Draw, FaultBudget, Node, Property, SimMachine, World, WorldConfig, make_scenario_json
+from racekit.sim import (
+    Draw,
+    FaultBudget,
+    Node,
+    Property,
+    SimMachine,
+    World,
+    WorldConfig,
+    make_scenario_json,
+)
 from specs.health_check import (
     Bounds,
     Event,
-    Interval,
-    Rotation,
     FlapWatch,
     HysteresisWatch,
+    Interval,
+    Rotation,
     below_floor,
     bounds,
     complement,
@@ -47,6 +55,7 @@ BOUNDS: Bounds = bounds(
     POLICY.probe_ms, POLICY.timeout_ms, POLICY.fall, POLICY.rise, POLICY.cooldown_ms,
     drift=DRIFT_PPM / 1e6, window=WINDOW, latency=LATENCY, flap_window_ms=2000,
 )
+NO_FAULTS = FaultBudget()
 DISTURBANCES = ("drop", "dup", "delay", "lost", "partition", "heal")
 
 
@@ -168,7 +177,7 @@ def flaky(start: int, period: int, sick_ms: int, until: int) -> list[list[int]]:
 
 
 def scenario(
-    sick: dict[str, list[list[int]]], horizon: int, faults: FaultBudget = FaultBudget(), **world: Any
+    sick: dict[str, list[list[int]]], horizon: int, faults: FaultBudget = NO_FAULTS, **world: Any
 ) -> dict[str, Any]:
     config = WorldConfig(
         nodes=(CHECKER, *BACKENDS),
@@ -258,11 +267,6 @@ class Machine(SimMachine):
 
 CI = PROFILES["ci"]
 SYSTEM = health_check.SYSTEM
-
-
-@cache
-def found(variant_name: str) -> Result:
-    return search(Machine, variant_name, CI)
 
 
 # Every variant against its expectation; the fixed variant replays the saved
