@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from racekit.history import Operation
+from systems.eventual_consistency import gcounter_merge, orset_merge, vc_less, vc_merge
 
 Snapshot = tuple[tuple[str, ...], int, tuple[str, ...]]  # (register values, counter, members)
 
@@ -184,3 +185,48 @@ def resurrected(ops: Sequence[Operation], replicas: dict[str, Snapshot]) -> str 
             if element in replicas[rid][2]:
                 return f"{rid} converged with {element!r}, removed on {home(rm)} after every add of it there"
     return None
+
+
+# ---------------------------------------------------------------------------
+# Merge laws, as functions CrossHair can prove on bounded shapes (PEP 316)
+# ---------------------------------------------------------------------------
+def gcounter_laws(a: tuple[int, int, int], b: tuple[int, int, int], c: tuple[int, int, int]) -> bool:
+    """G-counter merge: commutative, associative, idempotent, and it never loses a count.
+
+    post: __return__
+    """
+    m = gcounter_merge
+    return (
+        m(a, b) == m(b, a)
+        and m(m(a, b), c) == m(a, m(b, c))
+        and m(a, a) == a
+        and sum(m(a, b)) >= max(sum(a), sum(b))
+    )
+
+
+def vclock_laws(a: tuple[int, int, int], b: tuple[int, int, int], c: tuple[int, int, int]) -> bool:
+    """Vector clock merge is a join: commutative, associative, idempotent, an upper bound.
+
+    post: __return__
+    """
+    m = vc_merge
+    ab = m(a, b)
+    return (
+        ab == m(b, a)
+        and m(ab, c) == m(a, m(b, c))
+        and m(a, a) == a
+        and (ab == a or vc_less(a, ab))
+        and (ab == b or vc_less(b, ab))
+    )
+
+
+def orset_laws(a: tuple[frozenset[tuple[str, int]], frozenset[int]], b: tuple[frozenset[tuple[str, int]], frozenset[int]]) -> bool:
+    """OR-set merge: commutative, idempotent; an element added on one side and
+    not tombstoned on either survives the merge.
+
+    post: __return__
+    """
+    m = orset_merge
+    merged = m(a, b)  # type: ignore[arg-type]
+    kept = all(e in {x for x, t in merged[0] if t not in merged[1]} for e, t in a[0] if t not in a[1] | b[1])
+    return merged == m(b, a) and m(a, a) == a and kept  # type: ignore[arg-type]

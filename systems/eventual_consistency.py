@@ -52,11 +52,7 @@ VClock = tuple[int, ...]
 # Vector clocks and the multi-value register
 # ---------------------------------------------------------------------------
 def vc_merge(a: VClock, b: VClock) -> VClock:
-    """pre: len(a) == len(b)
-    post: all(x >= y for x, y in zip(__return__, a))
-    post: all(x >= y for x, y in zip(__return__, b))
-    post: __return__ == vc_merge(b, a)
-    """
+    """The least clock at or after both (laws: ``specs.eventual_consistency.vclock_laws``)."""
     return tuple(max(x, y) for x, y in zip(a, b, strict=True))
 
 
@@ -105,11 +101,7 @@ def lww_merge(a: LWWState, b: LWWState) -> LWWState:
 # Counters
 # ---------------------------------------------------------------------------
 def gcounter_merge(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """pre: len(a) == len(b)
-    post: __return__ == gcounter_merge(b, a)
-    post: gcounter_merge(__return__, a) == __return__
-    post: sum(__return__) >= max(sum(a), sum(b))
-    """
+    """Per-replica max: every replica's own count survives (laws: ``specs.eventual_consistency.gcounter_laws``)."""
     return tuple(max(x, y) for x, y in zip(a, b, strict=True))
 
 
