@@ -8,9 +8,10 @@ installed version, so a version that went backwards is a violation too.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import strategies as st
 
-from racekit import ConcurrentStateMachine, every_schedule, variant_tests
+from racekit import ConcurrentStateMachine, System, Variant, every_schedule, search, variant_tests
 from specs.config_reload import ConfigSpec
 from systems import config_reload
 
@@ -53,3 +54,54 @@ def test_snapshot_is_whole_and_forward_only_in_every_schedule() -> None:
         result = every_schedule(Machine, "snapshot", scenario, runs=5_000)
         assert not result.failed, (result.kind, result.message)
         assert result.coverage is not None and result.coverage.exhaustive, result.stats
+
+
+# ---------------------------------------------------------------------------
+# Planted bugs: copies of the fixed variant with one realistic mistake each.
+# ---------------------------------------------------------------------------
+class TwoLoads(config_reload.SnapshotConfig):
+    """The reader loads the reference once per field: a swap between loads tears it."""
+
+    def read(self) -> tuple[int, int, int, str]:
+        return (self.current.version, self.current.timeout_ms, self.current.retries, self.current.endpoint)
+
+
+class CheckOutsideLock(config_reload.SnapshotConfig):
+    """Double-checked install without the second check under the lock."""
+
+    def apply(self, version: int, content: str) -> None:
+        if version > self.current.version:
+            new = config_reload.snapshot_of(version, content)
+            with self.lock:
+                self.current = new
+
+
+class NoVersionCheck(config_reload.SnapshotConfig):
+    """Installs whatever arrives last (a rollback must then be a lower version...)."""
+
+    def apply(self, version: int, content: str) -> None:
+        new = config_reload.snapshot_of(version, content)
+        with self.lock:
+            self.current = new
+
+
+PLANTED = {"two_loads": TwoLoads, "check_outside_lock": CheckOutsideLock, "no_version_check": NoVersionCheck}
+
+
+class PlantedMachine(Machine):
+    system = System(
+        name="config_reload",
+        summary="planted bugs in the fixed variant",
+        kind="thr",
+        variants=[
+            *(Variant(name, cls, expect="violation", property="linearizability", bug=name) for name, cls in PLANTED.items()),
+            Variant("snapshot", config_reload.SnapshotConfig, expect="correct"),
+        ],
+    )
+    variant_seeds = {}
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED))
+def test_planted_bug_is_caught(name: str) -> None:
+    outcome = search(PlantedMachine, name, "ci")
+    assert outcome.failed and outcome.property == "linearizability", outcome.message
