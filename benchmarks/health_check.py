@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from racekit.choice.strategies.random import RandomChooser  # noqa: E402
 from racekit.sim import Node, World, WorldConfig  # noqa: E402
+from specs.health_check import Backend  # noqa: E402
 from systems.health_check import (  # noqa: E402
     BACKENDS,
     CHECKER,
-    Backend,
     HealthChecker,
     Hysteresis,
     OneStrike,

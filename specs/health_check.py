@@ -13,9 +13,13 @@ scenario's sick intervals plus the crash downtime the simulator logged).
 * ``flaps_bounded``  - at most :func:`max_transitions` changes of one node's
   rotation in any ``flap_window_ms``: the bound the fix's thresholds and
   cooldown imply, whatever the node does.
+* ``one_outcome_per_probe`` - every probe gets at most one outcome (its
+  reply or its timeout, never both, never a duplicate counted twice); a
+  checker that mixes up its probes counts stale or repeated answers.
 * ``out_within`` (liveness) - a node that fails every probe from ``s`` on is
-  out of rotation by ``s + out_bound`` unless the floor forbids it (only
-  ``keep`` nodes in rotation at that moment).
+  out of rotation by ``s + out_bound`` unless the floor forbade it: only
+  ``keep`` nodes in rotation at some moment of the last probe period
+  before the deadline (a node the floor held goes out at its next failure).
 * ``back_within`` (liveness) - a node healthy from ``s`` on, with no network
   fault touching its probes in ``[u, u + back_bound]`` (``u >= s``), is in
   rotation by ``u + back_bound``.
@@ -28,8 +32,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from racekit.sim import Node
 
 Interval = tuple[int, int]
+
+
+# ---------------------------------------------------------------------------
+# The fleet the checker is judged in (harness, not the system under test)
+# ---------------------------------------------------------------------------
+Sickness = tuple[tuple[int, int], ...]
+"""Intervals ``[start, end)`` of true time (ms) in which a backend is sick."""
+
+
+def sick_at(sickness: Sickness, t: int) -> bool:
+    return any(start <= t < end for start, end in sickness)
+
+
+class Backend(Node):
+    """A service instance with a health endpoint.  It answers every probe; the
+    answer is False while it is sick.  Its clock is not skewed, so its
+    monotonic time is true time and ``sickness`` reads as the scenario says."""
+
+    def __init__(self, sickness: Sickness) -> None:
+        self.sickness = sickness
+
+    def on_start(self) -> None:
+        if self.ctx.incarnation == 1:  # the ground truth, for the properties (a ghost fact)
+            self.note("sickness", intervals=self.sickness)
+
+    def on_message(self, src: str, msg: Any) -> None:
+        if msg[0] == "probe":
+            self.send(src, ("health", msg[1], not sick_at(self.sickness, self.monotonic())))
+
 
 
 @dataclass(frozen=True)
@@ -37,6 +73,7 @@ class Bounds:
     """The numbers the properties use, derived from a policy (see :func:`bounds`)."""
 
     out_ms: int
+    hold_ms: int  # how long the rotation must have allowed a disable before ``out_ms`` counts
     back_ms: int
     flap_window_ms: int
     max_flaps: int
@@ -77,7 +114,9 @@ def bounds(
     ``window`` ms late.
 
     * out: the first probe the sick node answers sick is sent within one
-      period of ``s``; ``fall`` of them, the last one's timeout, lateness.
+      period of ``s``; ``fall`` of them, the last one's timeout, lateness;
+      if the floor held it, its next failure after the floor allows it
+      (one period and a timeout: ``hold``).
     * back: a failure already under way at ``u`` (a timeout), the cooldown,
       the half-open probe and ``rise - 1`` more periods, two round trips.
     * flaps: out-to-in takes at least the cooldown and ``rise - 1`` periods
@@ -89,9 +128,10 @@ def bounds(
     period = probe_ms * slow + window
     timeout = timeout_ms * slow + window
     out_ms = fall * period + timeout + window + 2 * latency + 20
+    hold_ms = period + timeout + 2 * latency + 10
     back_ms = timeout + cooldown_ms * slow + window + (rise - 1) * period + 2 * (2 * latency + window) + 20
     flaps = max_transitions(flap_window_ms, (cooldown_ms + (rise - 1) * probe_ms) * fast, (fall - 1) * probe_ms * fast + 2 * latency)
-    return Bounds(int(out_ms), int(back_ms), flap_window_ms, flaps)
+    return Bounds(int(out_ms), int(hold_ms), int(back_ms), flap_window_ms, flaps)
 
 
 # ---------------------------------------------------------------------------
@@ -126,6 +166,19 @@ class HysteresisWatch:
             return f"{node} taken out at t={t} after {self.fails.get(node, 0)} consecutive failed probe(s) (fall = {self.fall})"
         elif kind == "enable" and self.oks.get(node, 0) < self.rise:
             return f"{node} put back at t={t} after {self.oks.get(node, 0)} consecutive successful probe(s) (rise = {self.rise})"
+        return None
+
+
+class OutcomeWatch:
+    """Fed probe outcomes in order: a probe (node, id) with a second outcome is reported."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, int]] = set()
+
+    def feed(self, t: int, node: str, probe: int) -> str | None:
+        if (node, probe) in self.seen:
+            return f"probe {probe} of {node} got a second outcome at t={t} (a late or duplicated answer counted again)"
+        self.seen.add((node, probe))
         return None
 
 
@@ -191,16 +244,20 @@ class Rotation:
 
 
 def late_out(
-    unhealthy: dict[str, list[Interval]], rotation: Rotation, bound: int, keep: int
+    unhealthy: dict[str, list[Interval]], rotation: Rotation, bound: int, hold: int, keep: int
 ) -> str | None:
-    """A node failing since ``s`` still in rotation at ``s + bound`` while more than ``keep`` were in."""
+    """A node failing since ``s`` still in rotation at ``s + bound`` while more
+    than ``keep`` were in throughout the ``hold`` ms before."""
     for node in sorted(unhealthy):
         for start, end in unhealthy[node]:
             deadline = start + bound
             if end <= deadline:
                 continue
             state = rotation.at(deadline)
-            if state[node] and sum(state.values()) > keep:
+            if not state[node]:
+                continue
+            moments = [deadline - hold] + [t for t, _, _ in rotation.changes if deadline - hold <= t <= deadline]
+            if all(sum(rotation.at(t).values()) > keep for t in moments):
                 return (
                     f"{node} failed every probe from t={start} but was still in rotation at t={deadline} "
                     f"with {sum(state.values())} nodes in (bound {bound} ms, floor {keep})"

@@ -3,8 +3,8 @@ messages, a partition, a backend crash and drift of the checker's clock.
 
 The scenario gives each backend its sick intervals (flaky, dying, a blip, a
 recovery, or all at once: a shared dependency of the health endpoint); the
-search adds the faults.  Properties: ``keeps_k_enabled`` and ``hysteresis``
-after every step; ``flaps_bounded``, ``out_within`` and ``back_within`` on
+search adds the faults.  Properties: ``keeps_k_enabled``, ``hysteresis`` and
+``one_outcome_per_probe`` after every step; ``flaps_bounded``, ``out_within`` and ``back_within`` on
 the whole run.
 """
 
@@ -31,11 +31,13 @@ from racekit.sim import (
     make_scenario_json,
 )
 from specs.health_check import (
+    Backend,
     Bounds,
     Event,
     FlapWatch,
     HysteresisWatch,
     Interval,
+    OutcomeWatch,
     Rotation,
     below_floor,
     bounds,
@@ -46,7 +48,7 @@ from specs.health_check import (
 )
 from stateful_tests.planted import first_failure
 from systems import health_check
-from systems.health_check import BACKENDS, CHECKER, Backend, HealthChecker, Policy
+from systems.health_check import BACKENDS, CHECKER, HealthChecker, Policy
 
 POLICY = Policy()
 WINDOW = 10
@@ -119,12 +121,16 @@ class Watches:
         self.seen = 0
         self.hysteresis = HysteresisWatch(POLICY.fall, POLICY.rise)
         self.flaps = FlapWatch(BOUNDS.flap_window_ms, BOUNDS.max_flaps)
+        self.outcomes = OutcomeWatch()
         self.found: dict[str, str] = {}
 
     def update(self, world: World) -> None:
         for n in world.notes[self.seen :]:
             if n.what == "probe":
                 self.hysteresis.feed((n.t, "probe", n.data["node"], bool(n.data["ok"])))
+                problem = self.outcomes.feed(n.t, n.data["node"], int(n.data["probe"]))
+                if problem and "one_outcome_per_probe" not in self.found:
+                    self.found["one_outcome_per_probe"] = problem
             elif n.what in ("enable", "disable"):
                 event = (n.t, n.what, n.data["node"], n.what == "enable")
                 for name, problem in (
@@ -155,7 +161,7 @@ def checker(world: World) -> HealthChecker:
 
 
 def out_within(w: World) -> str | None:
-    return late_out(unhealthy(w), rotation(w), BOUNDS.out_ms, POLICY.keep)
+    return late_out(unhealthy(w), rotation(w), BOUNDS.out_ms, BOUNDS.hold_ms, POLICY.keep)
 
 
 def back_within(w: World) -> str | None:
@@ -167,6 +173,7 @@ PROPERTIES = [
     Property("keeps_k_enabled", lambda w: below_floor(checker(w).in_rotation(), len(BACKENDS), POLICY.keep)),
     Property("hysteresis", watched("hysteresis")),
     Property("flaps_bounded", watched("flaps_bounded")),
+    Property("one_outcome_per_probe", watched("one_outcome_per_probe")),
     Property("out_within", out_within, when="end", kind="liveness"),
     Property("back_within", back_within, when="end", kind="liveness"),
 ]
@@ -247,12 +254,12 @@ class Machine(SimMachine):
                 sick[b] = [[0, at + 300]]
             if shared:
                 sick.setdefault(b, []).append([start, start + draw.pick([300, 800, 1500])])
-        faults = FaultBudget(drop=2, delay=1, partition=1, crash=1, skew=1)
+        faults = FaultBudget(drop=2, dup=1, delay=1, partition=1, crash=1, skew=1)
         return scenario(
             sick, horizon, faults,
             crash_downtime=(400, 100_000),
             partition_duration=(300, 1000),
-            delay_extra=(200,),
+            delay_extra=(70, 200),
         )
 
     @classmethod
