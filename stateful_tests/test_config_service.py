@@ -75,6 +75,12 @@ def contents(world: World) -> dict[int, str]:
     return out
 
 
+def now(world: World) -> int:
+    """The run's time; once nothing is pending before the horizon, the horizon
+    (a run that went quiet early is judged at its end)."""
+    return world.now if world.candidates() else world.config.horizon
+
+
 def quiet_from(world: World) -> int:
     return max((row["t"] for row in world.trace if row["what"] in DISTURBANCES), default=0)
 
@@ -132,11 +138,11 @@ def staged_rollout(world: World) -> str | None:
 def rollback_reaches_all(world: World) -> str | None:
     rollbacks = [(n.t, int(n.data["version"]), str(n.data["content"])) for n in world.notes_of("rollback")]
     publishes = [(n.t, int(n.data["version"])) for n in world.notes_of("publish")]
-    return rollback_missed(rollbacks, publishes, applied(world), alive_at(world), SERVICES, quiet_from(world), world.now, BOUND_MS)
+    return rollback_missed(rollbacks, publishes, applied(world), alive_at(world), SERVICES, quiet_from(world), now(world), BOUND_MS)
 
 
 def reaches_target(world: World) -> str | None:
-    return target_missed(targets(world), applied(world), alive_at(world), quiet_from(world), world.now, BOUND_MS)
+    return target_missed(targets(world), applied(world), alive_at(world), quiet_from(world), now(world), BOUND_MS)
 
 
 PROPERTIES = [

@@ -91,14 +91,20 @@ def last_activity(world: World) -> int:
     return _QUIET.setdefault(world, Quiet()).update(world)
 
 
+def now(world: World) -> int:
+    """The run's time; once nothing is pending before the horizon, the horizon
+    (nothing more will happen: a run that went quiet early is judged at its end)."""
+    return world.now if world.candidates() else world.config.horizon
+
+
 def diverged(world: World) -> str | None:
     since = last_activity(world)
-    if world.now < since + CONVERGE_MS:
+    if now(world) < since + CONVERGE_MS:
         return None
     states = snapshots(world)
     if len({repr(s) for s in states.values()}) > 1:
         shown = "; ".join(f"{rid}: {s!r}" for rid, s in sorted(states.items()))
-        return f"replicas still differ {world.now - since} ms after the last change (bound {CONVERGE_MS} ms): {shown}"
+        return f"replicas still differ {now(world) - since} ms after the last change (bound {CONVERGE_MS} ms): {shown}"
     return None
 
 
@@ -106,7 +112,7 @@ def settled(check: Callable[[list[Operation], dict[str, Snapshot]], str | None])
     """An end-of-run check on the converged replicas; vacuous if the run ended unsettled."""
 
     def run(world: World) -> str | None:
-        if world.now < last_activity(world) + CONVERGE_MS:
+        if now(world) < last_activity(world) + CONVERGE_MS:
             return None
         return check(world.recorder.history().operations, snapshots(world))
 
@@ -206,7 +212,7 @@ class Machine(SimMachine):
     @classmethod
     def node_factory(cls, variant: Variant, scenario: dict[str, Any]) -> Callable[[str], Node]:
         design = variant.factory()
-        return lambda nid: Replica(design)
+        return lambda nid: (design.replica or Replica)(design)
 
     @classmethod
     def properties(cls, variant: Variant) -> list[Property]:
@@ -281,16 +287,11 @@ class PlantedMachine(Machine):
         summary="planted bugs in the fixed design",
         kind="sim",
         variants=[
-            *(Variant(name, (lambda t, r: lambda: (Design(t), r))(types, node), expect="violation", property=prop, bug=name)
+            *(Variant(name, (lambda t, r: lambda: Design(t, r))(types, node), expect="violation", property=prop, bug=name)
               for name, (types, node, prop) in PLANTED.items()),
-            Variant("crdt", lambda: (Design(eventual_consistency.Types), Replica), expect="correct"),
+            Variant("crdt", lambda: Design(eventual_consistency.Types), expect="correct"),
         ],
     )
-
-    @classmethod
-    def node_factory(cls, variant: Variant, scenario: dict[str, Any]) -> Callable[[str], Node]:
-        design, node = variant.factory()
-        return lambda nid: node(design)
 
 
 @pytest.mark.parametrize("name", sorted(PLANTED))

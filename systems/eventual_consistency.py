@@ -247,7 +247,7 @@ class TwoPhaseSetTypes(Types):
 @dataclass(frozen=True)
 class Design:
     types: type[Types]
-    sticky_reads: bool = True
+    replica: type[Replica] | None = None  # None: Replica (sessions read their own replica)
     gossip_ms: int = 50
 
 
@@ -270,30 +270,17 @@ class Replica(Node):
         self.applied: frozenset[tuple[str, int]] = frozenset()  # (client, request) already done
         if saved is not None:
             self.state, self.applied = saved
-        self.rr = 0  # round-robin position of the read balancer (broken variant)
-        self.forwarded: dict[int, tuple[str, Request]] = {}
         self.set_timer("gossip", self.design.gossip_ms)
 
     # -- sessions --------------------------------------------------------------
     def on_request(self, client: str, request: Request) -> None:
         if request.name in READS:
-            target = self.read_target()
-            if target != self.id:
-                self.forwarded[request.req] = (client, request)
-                self.send(target, ("read", request.req, request.name))
-                return
             self.reply(client, request, self.read(request.name))
             return
         if (client, request.req) not in self.applied:  # a duplicated request is done once
             self.applied = self.applied | {(client, request.req)}
             self.persist(self.update(request.name, request.args))
         self.reply(client, request, "ok")  # acknowledged once durable
-
-    def read_target(self) -> str:
-        if self.design.sticky_reads:
-            return self.id
-        self.rr += 1
-        return self.replicas[(self.replicas.index(self.id) + self.rr) % len(self.replicas)]
 
     def read(self, name: str) -> Any:
         reg, cnt, members, _ = self.state
@@ -337,11 +324,6 @@ class Replica(Node):
             merged = self.merge(self.state, msg[1])
             if merged != self.state:
                 self.persist(merged)
-        elif msg[0] == "read":
-            self.send(src, ("read_reply", msg[1], self.read(msg[2])))
-        elif msg[0] == "read_reply" and msg[1] in self.forwarded:
-            client, request = self.forwarded.pop(msg[1])
-            self.reply(client, request, msg[2])
 
     def merge(self, a: State, b: State) -> State:
         t = self.types
@@ -351,6 +333,33 @@ class Replica(Node):
     def snapshot(self) -> tuple[tuple[str, ...], int, tuple[str, ...]]:
         """What a reader at this replica would see now."""
         return self.read("get"), self.read("count"), self.read("members")
+
+
+class RoundRobinReads(Replica):
+    """Broken: a read balancer in front spreads each session's reads over the replicas."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.rr = 0
+        self.forwarded: dict[int, tuple[str, Request]] = {}
+
+    def on_request(self, client: str, request: Request) -> None:
+        if request.name not in READS:
+            super().on_request(client, request)
+            return
+        self.rr += 1
+        target = self.replicas[(self.replicas.index(self.id) + self.rr) % len(self.replicas)]
+        self.forwarded[request.req] = (client, request)
+        self.send(target, ("read", request.req, request.name))
+
+    def on_message(self, src: str, msg: Any) -> None:
+        if isinstance(msg, tuple) and msg[0] == "read":
+            self.send(src, ("read_reply", msg[1], self.read(msg[2])))
+        elif isinstance(msg, tuple) and msg[0] == "read_reply" and msg[1] in self.forwarded:
+            client, request = self.forwarded.pop(msg[1])
+            self.reply(client, request, msg[2])
+        else:
+            super().on_message(src, msg)
 
 
 SYSTEM = System(
@@ -381,7 +390,7 @@ SYSTEM = System(
         ),
         Variant(
             "round_robin_reads",
-            lambda: Design(Types, sticky_reads=False),
+            lambda: Design(Types, RoundRobinReads),
             expect="violation",
             property="read_your_writes",
             bug="reads are spread over the replicas: a client's read lands on a replica its own write has not reached",
