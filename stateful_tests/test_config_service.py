@@ -32,12 +32,16 @@ from racekit.sim import (
     make_scenario_json,
 )
 from specs.config_service import (
+    AdminOp,
     Applied,
     MonotonicWatch,
+    Releases,
     Target,
     rollback_missed,
+    rollout_missed,
     target_missed,
     torn_read,
+    unavailable,
     unstaged,
 )
 from stateful_tests.planted import first_failure
@@ -135,10 +139,36 @@ def staged_rollout(world: World) -> str | None:
     return unstaged(applied(world), targets(world), CANARY, TIMING.bake_ms)
 
 
+def admin_ops(world: World) -> list[AdminOp]:
+    """The operator's requests in order, with the time each was invoked."""
+    time_of = {row["step"]: row["t"] for row in world.trace}
+    ops = []
+    for op in world.recorder.history():
+        if op.process == "admin":
+            version = op.result if op.status == "ok" else None
+            ops.append(AdminOp(time_of[op.invoke], op.name, str(op.args[0]) if op.args else "", op.status == "ok", version))
+    return ops
+
+
+def available(world: World) -> str | None:
+    ops = [(op.process, f"{op.name}{tuple(op.args)!r}", op.status) for op in world.recorder.history()]
+    return unavailable(ops, sum(world.faults_used.values()))
+
+
+def rollout_completes(world: World) -> str | None:
+    return rollout_missed(
+        admin_ops(world), applied(world), alive_at(world), SERVICES, quiet_from(world), now(world), TIMING.bake_ms, BOUND_MS,
+        lead=LATENCY + WINDOW,
+    )
+
+
 def rollback_reaches_all(world: World) -> str | None:
-    rollbacks = [(n.t, int(n.data["version"]), str(n.data["content"])) for n in world.notes_of("rollback")]
-    publishes = [(n.t, int(n.data["version"])) for n in world.notes_of("publish")]
-    return rollback_missed(rollbacks, publishes, applied(world), alive_at(world), SERVICES, quiet_from(world), now(world), BOUND_MS)
+    ops = admin_ops(world)
+    expected = Releases(TIMING.bake_ms, slack=2 * (LATENCY + WINDOW)).rollback_contents(ops)
+    return rollback_missed(
+        ops, expected, applied(world), alive_at(world), SERVICES, quiet_from(world), now(world), BOUND_MS,
+        lead=LATENCY + WINDOW,
+    )
 
 
 def reaches_target(world: World) -> str | None:
@@ -149,6 +179,8 @@ PROPERTIES = [
     Property("version_monotonic", version_monotonic),
     Property("whole_version", whole_version, when="end"),
     Property("staged_rollout", staged_rollout, when="end"),
+    Property("available", available, when="end"),
+    Property("rollout_completes", rollout_completes, when="end", kind="liveness"),
     Property("rollback_reaches_all", rollback_reaches_all, when="end", kind="liveness"),
     Property("reaches_target", reaches_target, when="end", kind="liveness"),
 ]
@@ -180,12 +212,21 @@ class Machine(SimMachine):
 
     @classmethod
     def seed_scenarios(cls, variant: Variant) -> list[Any]:
-        """Fault-free: publish ``c2`` at t=0, roll back at t=300 - the instant
-        the bake time ends and the second wave goes out - with reads at the
-        services meanwhile."""
-        admin = ClientScript("admin", (ClientOp(STORE, "publish", ("c2",)), ClientOp(STORE, "rollback", at=TIMING.bake_ms)))
-        reads = ClientScript("u1@s2", tuple(ClientOp("s2", "read", at=at) for at in (150, 350, 600)))
-        return [make_scenario_json(world_config(800, FaultBudget()), [admin, reads])]
+        """Fault-free: publish ``c2`` at t=0; publish ``c3`` at t=400 (``c2``
+        is out everywhere by then); roll back at t=700 - the instant ``c3``'s
+        bake ends and its second wave goes out - which must restore ``c2``;
+        reads at ``s2`` meanwhile."""
+        bake = TIMING.bake_ms
+        admin = ClientScript(
+            "admin",
+            (
+                ClientOp(STORE, "publish", ("c2",)),
+                ClientOp(STORE, "publish", ("c3",), at=400),
+                ClientOp(STORE, "rollback", at=400 + bake),
+            ),
+        )
+        reads = ClientScript("u1@s2", tuple(ClientOp("s2", "read", at=at) for at in (150, 550, 850)))
+        return [make_scenario_json(world_config(1000, FaultBudget()), [admin, reads])]
 
     @classmethod
     def plan(cls, variant: Variant, profile: ProfileSettings) -> Plan:
@@ -198,12 +239,12 @@ class Machine(SimMachine):
     def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
         ops = []
         at = draw.integer(0, 10) * 20
-        for i in range(draw.integer(1, 3)):
-            if i and draw.boolean():
+        for i in range(draw.integer(1, 4)):
+            if i and draw.integer(0, 2) == 0:
                 ops.append(ClientOp(STORE, "rollback", at=at))
             else:
                 ops.append(ClientOp(STORE, "publish", (f"c{i + 2}",), at=at))
-            at += draw.pick([50, 150, TIMING.bake_ms, TIMING.bake_ms + 5, 500])
+            at += draw.pick([50, 150, TIMING.bake_ms, TIMING.bake_ms + 5, 500, 700])
         clients = [ClientScript("admin", tuple(ops), timeout=200)]
         for r in range(draw.integer(1, 2)):
             node = draw.pick(SERVICES)

@@ -224,5 +224,8 @@ SYSTEM = System(
         ),
         Variant("versioned", lambda: Design(Store, Service), expect="correct"),
     ],
-    properties=("whole_version", "version_monotonic", "staged_rollout", "rollback_reaches_all", "reaches_target"),
+    properties=(
+        "whole_version", "version_monotonic", "staged_rollout", "available",
+        "rollout_completes", "rollback_reaches_all", "reaches_target",
+    ),
 )
