@@ -24,6 +24,9 @@ content, never changed) and ``target`` (node, version, why: canary / wave
   before the newest publish (:class:`Releases` works it out from the
   operator's history alone), unless another request may have taken effect
   meanwhile (a later one, or one never acknowledged: it may land any time).
+* ``rollback_sticks``      - once the store has carried out an acknowledged
+  rollback, it targets no service with other content until the operator's
+  next request: the rollout the rollback cancelled does not come back.
 * ``reaches_target`` (liveness) - ``bound`` ms after the store targets a
   service with a version (or after the last fault), the service runs that
   version or a newer one, unless the target changed meanwhile.
@@ -229,6 +232,26 @@ def rollback_missed(
         problem = _running_everywhere(applied, alive_at, services, deadline, lambda r, w=want: r[1] in w)
         if problem:
             return f"{problem}, {deadline - op.t} ms after the rollback at t={op.t} (it must restore {' or '.join(sorted(want))})"
+    return None
+
+
+def rollback_undone(ops: Sequence[AdminOp], expected: dict[int, set[str]], targets: Sequence[Target]) -> str | None:
+    """``targets`` in the order the store made them."""
+    for i, op in enumerate(ops):
+        if i not in expected:
+            continue
+        until = ops[i + 1].t if i + 1 < len(ops) else None
+        started = False
+        for tg in targets:
+            if tg.t < op.t or (until is not None and tg.t >= until):
+                continue
+            if tg.why == "rollback":
+                started = True
+            elif started and tg.content not in expected[i]:
+                return (
+                    f"the store targeted {tg.node} with version {tg.version} ({tg.content}) at t={tg.t}, after the "
+                    f"rollback at t={op.t} restored {' or '.join(sorted(expected[i]))}"
+                )
     return None
 
 

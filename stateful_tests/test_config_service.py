@@ -38,6 +38,7 @@ from specs.config_service import (
     Releases,
     Target,
     rollback_missed,
+    rollback_undone,
     rollout_missed,
     target_missed,
     torn_read,
@@ -162,9 +163,18 @@ def rollout_completes(world: World) -> str | None:
     )
 
 
+def expected_rollbacks(ops: list[AdminOp]) -> dict[int, set[str]]:
+    return Releases(TIMING.bake_ms, slack=2 * (LATENCY + WINDOW)).rollback_contents(ops)
+
+
+def rollback_sticks(world: World) -> str | None:
+    ops = admin_ops(world)
+    return rollback_undone(ops, expected_rollbacks(ops), targets(world))
+
+
 def rollback_reaches_all(world: World) -> str | None:
     ops = admin_ops(world)
-    expected = Releases(TIMING.bake_ms, slack=2 * (LATENCY + WINDOW)).rollback_contents(ops)
+    expected = expected_rollbacks(ops)
     return rollback_missed(
         ops, expected, applied(world), alive_at(world), SERVICES, quiet_from(world), now(world), BOUND_MS,
         lead=LATENCY + WINDOW,
@@ -180,6 +190,7 @@ PROPERTIES = [
     Property("whole_version", whole_version, when="end"),
     Property("staged_rollout", staged_rollout, when="end"),
     Property("available", available, when="end"),
+    Property("rollback_sticks", rollback_sticks, when="end"),
     Property("rollout_completes", rollout_completes, when="end", kind="liveness"),
     Property("rollback_reaches_all", rollback_reaches_all, when="end", kind="liveness"),
     Property("reaches_target", reaches_target, when="end", kind="liveness"),
@@ -330,7 +341,7 @@ class PollOnce(Service):
 
 
 PLANTED: dict[str, tuple[type[Store], type[Service], str]] = {
-    "rollback_keeps_wave": (RollbackKeepsWave, Service, "rollback_reaches_all"),
+    "rollback_keeps_wave": (RollbackKeepsWave, Service, "rollback_sticks"),
     "rollback_push_only": (RollbackPushOnly, Service, "rollback_reaches_all"),
     "short_bake": (ShortBake, Service, "staged_rollout"),
     "no_local_cache": (Store, NoLocalCache, "version_monotonic"),

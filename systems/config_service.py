@@ -225,7 +225,7 @@ SYSTEM = System(
         Variant("versioned", lambda: Design(Store, Service), expect="correct"),
     ],
     properties=(
-        "whole_version", "version_monotonic", "staged_rollout", "available",
+        "whole_version", "version_monotonic", "staged_rollout", "available", "rollback_sticks",
         "rollout_completes", "rollback_reaches_all", "reaches_target",
     ),
 )
