@@ -1,0 +1,107 @@
+"""What the caching systems share in their specs: the register a cache fronts,
+and the checks on what the cache holds.
+
+The sequential model is the database's: one register per key (initially 0),
+``update(k, v)`` sets it - or, for ``v < 0``, is ``"rejected"`` by the
+database's CHECK constraint and changes nothing - and ``read(k)`` returns
+it.  A cache in front is *correct* when reads through it are linearizable
+against this model: the cache is invisible.  Some caches promise less (a TTL
+cache: at most T seconds stale) and say so in their own spec.
+
+The checks are pure functions returning ``None`` when the property holds,
+else one line saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+from racekit import History, Spec
+
+
+class EntryLike(Protocol):
+    value: int | None
+    version: int
+
+
+class CommitLike(Protocol):
+    key: str
+    value: int
+    version: int
+    at: float
+
+
+INITIAL = 0
+
+
+class CachedRegisterSpec(Spec):
+    """Per key: ``update(k, v) -> "ok" | "rejected"`` (v < 0), ``read(k) -> v``."""
+
+    name: ClassVar[str] = "cached-register"
+
+    def init(self) -> Hashable:
+        return INITIAL
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if name == "update":
+            value = args[1]
+            return (state, "rejected") if value < 0 else (value, "ok")
+        if name == "read":
+            return state, state
+        if name == "pause":
+            return state, None
+        raise ValueError(f"cached-register spec has no operation {name!r}")
+
+    def partition_key(self, name: str, args: tuple[Any, ...]) -> Hashable | None:
+        return args[0] if name in ("update", "read") else None
+
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = None) -> bool:
+        return name in ("read", "pause") or (name == "update" and args[1] < 0)
+
+
+class ReadsUncheckedSpec(CachedRegisterSpec):
+    """The same register, but any read result matches: linearizability is not
+    what this run is judged on.  A broken variant is searched for its own
+    declared property only (as the simulator does), so the counterexample
+    shows the bug the variant documents rather than the first symptom."""
+
+    name: ClassVar[str] = "cached-register (reads unchecked)"
+
+    def result_matches(self, name: str, args: tuple[Any, ...], expected: Any, observed: Any) -> bool:
+        return name == "read" or bool(expected == observed)
+
+
+def committed_values(commits: Iterable[CommitLike]) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for c in commits:
+        out.setdefault(c.key, set()).add(c.value)
+    return out
+
+
+def never_committed_read(history: History, commits: Sequence[CommitLike]) -> str | None:
+    """Every read returned a value the database committed (or started with) for that key."""
+    ok = committed_values(commits)
+    for op in history:
+        if op.name == "read" and op.status == "ok" and isinstance(op.result, int):
+            if op.result not in ok.get(op.args[0], set()):
+                seen = sorted(ok.get(op.args[0], set()))
+                return (
+                    f"read({op.args[0]!r}) returned {op.result}, which the database never committed "
+                    f"(committed values of {op.args[0]!r}: {seen})"
+                )
+    return None
+
+
+def cache_disagrees(entries: Mapping[str, EntryLike], rows: Mapping[str, tuple[int, int]]) -> str | None:
+    """Every value the cache holds is the database's current value of that key."""
+    for key, entry in sorted(entries.items()):
+        if entry.value is None:
+            continue  # a tombstone or a lease: no value to serve
+        value, version = rows[key]
+        if entry.value != value:
+            return (
+                f"the cache holds {key}={entry.value} but the database has {key}={value} (v{version}), "
+                f"and no operation is left to fix it"
+            )
+    return None
