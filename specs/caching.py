@@ -83,13 +83,14 @@ def never_committed_read(history: History, commits: Sequence[CommitLike]) -> str
     """Every read returned a value the database committed (or started with) for that key."""
     ok = committed_values(commits)
     for op in history:
-        if op.name == "read" and op.status == "ok" and isinstance(op.result, int):
-            if op.result not in ok.get(op.args[0], set()):
-                seen = sorted(ok.get(op.args[0], set()))
-                return (
-                    f"read({op.args[0]!r}) returned {op.result}, which the database never committed "
-                    f"(committed values of {op.args[0]!r}: {seen})"
-                )
+        if op.name != "read" or op.status != "ok" or not isinstance(op.result, int):
+            continue
+        if op.result not in ok.get(op.args[0], set()):
+            seen = sorted(ok.get(op.args[0], set()))
+            return (
+                f"read({op.args[0]!r}) returned {op.result}, which the database never committed "
+                f"(committed values of {op.args[0]!r}: {seen})"
+            )
     return None
 
 

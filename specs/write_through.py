@@ -16,7 +16,12 @@ and satisfy the two named properties of the catalogue:
 
 from __future__ import annotations
 
-from specs.caching import CachedRegisterSpec, ReadsUncheckedSpec, cache_disagrees, never_committed_read
+from specs.caching import (
+    CachedRegisterSpec,
+    ReadsUncheckedSpec,
+    cache_disagrees,
+    never_committed_read,
+)
 
 NEVER_COMMITTED = "no read returns a never-committed value"
 CONVERGED = "at quiescence the cache equals the database"

@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from racekit import every_schedule, quiescent_invariant, variant_tests
+from racekit import quiescent_invariant, variant_tests
 from specs.write_through import CONVERGED, NEVER_COMMITTED, cache_disagrees, never_committed_read
 from stateful_tests._cache_machine import LINEARIZABILITY, CacheMachine
 from systems import write_through
