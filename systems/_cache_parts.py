@@ -273,7 +273,8 @@ class Database:
     come back *after* the row was read: a slow network or a busy replica,
     the window in which a reader holds a value that may already be old.
     ``queries`` counts reads (row or version), the load the cache exists to
-    save.  ``clock`` stamps commits (virtual time under the scheduler).
+    save; ``row_reads`` counts the row reads among them.  ``clock`` stamps
+    commits (virtual time under the scheduler).
     """
 
     read_latency: float = 0.0
@@ -281,6 +282,7 @@ class Database:
     clock: Callable[[], float] = sync.monotonic
     commits: list[Commit] = field(default_factory=list)
     queries: int = 0
+    row_reads: int = 0
 
     def __post_init__(self) -> None:
         self.con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
@@ -294,6 +296,7 @@ class Database:
         """``(value, version)`` of the row, as of now."""
         sync.external("db", key, write=False, what=f"db SELECT {key}", depth=1)
         self.queries += 1
+        self.row_reads += 1
         value, version = self.con.execute("SELECT value, version FROM item WHERE key = ?", (key,)).fetchone()
         if self.read_latency:
             sync.sleep(self.read_latency)
@@ -304,6 +307,8 @@ class Database:
         sync.external("db", key, write=False, what=f"db SELECT version {key}", depth=1)
         self.queries += 1
         (version,) = self.con.execute("SELECT version FROM item WHERE key = ?", (key,)).fetchone()
+        if self.read_latency:
+            sync.sleep(self.read_latency)
         return int(version)
 
     def commit(self, key: str, value: int) -> int:
