@@ -1,0 +1,83 @@
+"""Spec of event-driven invalidation: how long the cache may disagree with the database.
+
+The model is the database's register per key (``specs.caching``), but a
+cache kept fresh by asynchronous events is not linearizable and does not
+claim to be: between a commit and the arrival of its event, reads are
+stale.  What it must promise is that staleness *ends*:
+
+**staleness bounded after heal** (a bounded-liveness property).  Let the
+*quiet time* Q be the later of the last commit and the moment the last
+fault's effect is over (a partition healed, a delayed message delivered, a
+paused node running again).  Then every read that starts at or after
+``Q + bound`` returns the database's current value, and at the end of the
+run no unexpired cache entry disagrees with the database.  A variant whose
+staleness can last forever (no TTL, and an event that never arrives or
+arrives out of order) fails it in a finite run: the run ends ``bound``
+after Q and the entry is still wrong - a lasso, since nothing is left that
+could ever change it.
+
+Checked at the end of the run over virtual time (the world's trace gives
+every step's time), until the spec layer's liveness properties land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+FAULTS = ("drop", "dup", "delay", "partition", "crash", "pause", "skew")
+
+
+@dataclass(frozen=True)
+class TimedRead:
+    key: str
+    at: int
+    value: Any
+
+
+@dataclass(frozen=True)
+class CachedValue:
+    key: str
+    value: int
+    expires: float | None
+
+
+def quiet_time(commit_times: Iterable[int], fault_times: Iterable[int], longest_fault: int) -> int:
+    """The later of the last commit and the end of the last fault's effect.
+
+    post: __return__ >= 0
+    """
+    last_commit = max(commit_times, default=0)
+    last_fault = max((t + longest_fault for t in fault_times), default=0)
+    return max(0, last_commit, last_fault)
+
+
+def staleness_after_heal(
+    quiet: int,
+    bound: int,
+    end: int,
+    rows: Mapping[str, tuple[int, int]],
+    reads: Sequence[TimedRead],
+    cached: Sequence[CachedValue],
+) -> str | None:
+    """Reads from ``quiet + bound`` on are fresh, and so is every live entry at ``end``."""
+    settled = quiet + bound
+    for r in reads:
+        if r.at >= settled and r.value != rows[r.key][0]:
+            return (
+                f"read({r.key!r}) at {r.at} ms returned {r.value} but the database has "
+                f"{r.key}={rows[r.key][0]} (v{rows[r.key][1]}): still stale {r.at - quiet} ms after the "
+                f"last write and the last fault were over (at {quiet} ms; bound {bound} ms)"
+            )
+    if end < settled:
+        return None  # the run ended too soon after the last fault to judge the cache
+    for c in cached:
+        if (c.expires is None or c.expires > end) and c.value != rows[c.key][0]:
+            until = "forever (no TTL)" if c.expires is None else f"until {c.expires:g} ms"
+            return (
+                f"at {end} ms the cache holds {c.key}={c.value} {until} but the database has "
+                f"{c.key}={rows[c.key][0]} (v{rows[c.key][1]}): still stale {end - quiet} ms after the "
+                f"last write and the last fault were over (at {quiet} ms; bound {bound} ms)"
+            )
+    return None
