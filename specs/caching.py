@@ -14,7 +14,7 @@ else one line saying why.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from racekit import History, Spec
@@ -105,4 +105,61 @@ def cache_disagrees(entries: Mapping[str, EntryLike], rows: Mapping[str, tuple[i
                 f"the cache holds {key}={entry.value} but the database has {key}={value} (v{version}), "
                 f"and no operation is left to fix it"
             )
+    return None
+
+
+HIT = "a cache hit never reads the database"
+
+
+def holds_value(entry: Any, at: float, row_version: int | None) -> bool:
+    """A value to serve (not a tombstone, not a lease)."""
+    return entry.value is not None and entry.lease is None
+
+
+def unexpired(entry: Any, at: float, row_version: int | None) -> bool:
+    """A value whose TTL had not run out when it was looked up."""
+    return holds_value(entry, at, row_version) and entry.expires is not None and at < entry.expires
+
+
+def current(entry: Any, at: float, row_version: int | None) -> bool:
+    """A value of the very row version the database then returned: the read could have used it."""
+    return holds_value(entry, at, row_version) and entry.version == row_version
+
+
+def wasted_read(ledger: Iterable[Any], servable: Callable[[Any, float, int | None], bool]) -> str | None:
+    """No read goes to the database when the lookup just before it (same thread, same key)
+    found an entry it could serve: the cache exists to save exactly those reads.
+    A cache that is always bypassed is correct and useless; this is what says so."""
+    last: dict[tuple[int, str], Any] = {}
+    for seen in ledger:
+        if seen.what == "lookup":
+            last[seen.thread, seen.key] = seen
+        elif seen.what == "row":
+            found = last.pop((seen.thread, seen.key), None)
+            if found is not None and found.entry is not None and servable(found.entry, found.at, seen.version):
+                return (
+                    f"a read of {seen.key!r} found {found.entry.text()} in the cache at {found.at:g}s, "
+                    f"could have served it, and read the database anyway"
+                )
+    return None
+
+
+TAGGED = "every cached value carries its committed version"
+
+
+def mistagged(entries: Mapping[str, Any], commits: Iterable[CommitLike]) -> str | None:
+    """Every cached value is tagged with the version the database committed it as.
+
+    The version is what every ordering decision rests on (set-if-newer, a
+    version check, a tombstone); an entry tagged with the wrong one is
+    either never served again or overwrites newer data.  Entries of designs
+    that keep no versions (tag 0) are exempt only in the broken variants,
+    which are not judged on this.
+    """
+    committed = {(c.key, c.value, c.version) for c in commits}
+    for key, entry in sorted(entries.items()):
+        if entry.value is None:
+            continue
+        if (key, entry.value, entry.version) not in committed:
+            return f"the cache holds {key}={entry.value} tagged v{entry.version}, but the database never committed that value as that version"
     return None

@@ -9,15 +9,28 @@ stale.  What it must promise is that staleness *ends*:
 *quiet time* Q be the later of the last commit and the moment the last
 fault's effect is over (a partition healed, a delayed message delivered, a
 paused node running again).  Then every read that starts at or after
-``Q + bound`` returns the database's current value, and at the end of the
-run no unexpired cache entry disagrees with the database.  A variant whose
+``Q + bound`` returns the last committed value, and at the end of the run
+no unexpired cache entry disagrees with it.  The bound is the event path's
+delivery slack when nothing failed (events are *the* way changes arrive;
+a cache that only ever catches up by expiry is not event-invalidated) and
+TTL + slack after a fault (the TTL is the backstop).  A variant whose
 staleness can last forever (no TTL, and an event that never arrives or
-arrives out of order) fails it in a finite run: the run ends ``bound``
-after Q and the entry is still wrong - a lasso, since nothing is left that
-could ever change it.
+arrives out of order) fails it in a finite run: the run ends long after Q
+and the entry is still wrong - a lasso, since nothing is left that could
+ever change it.  "The last committed value" comes from the database's
+commit log (what writers were told was committed), not from its rows, so a
+database that loses a write is caught too.
 
-Checked at the end of the run over virtual time (the world's trace gives
-every step's time), until the spec layer's liveness properties land.
+Without faults the bound applies to every commit, not just the last: a
+read that starts ``slack`` ms after a commit sees it or something newer
+(:func:`behind_events`).
+
+**every request is answered when nothing fails**: in a run without faults
+every client operation returns (reads and updates alike); with faults,
+operations may time out.
+
+Both are checked at the end of the run over virtual time (the world's trace
+gives every step's time), until the spec layer's liveness properties land.
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ class TimedRead:
     key: str
     at: int
     value: Any
+    answered: bool = True
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,14 @@ def quiet_time(commit_times: Iterable[int], fault_times: Iterable[int], longest_
     return max(0, last_commit, last_fault)
 
 
+def latest_commits(commits: Iterable[tuple[str, int, int]], initial: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Per key, the ``(value, version)`` of the last commit (in commit order) or the initial row."""
+    rows = dict(initial)
+    for key, value, version in commits:
+        rows[key] = (value, version)
+    return rows
+
+
 def staleness_after_heal(
     quiet: int,
     bound: int,
@@ -61,10 +83,10 @@ def staleness_after_heal(
     reads: Sequence[TimedRead],
     cached: Sequence[CachedValue],
 ) -> str | None:
-    """Reads from ``quiet + bound`` on are fresh, and so is every live entry at ``end``."""
+    """Reads from ``quiet + bound`` on return the last committed value, and every live entry holds it at ``end``."""
     settled = quiet + bound
     for r in reads:
-        if r.at >= settled and r.value != rows[r.key][0]:
+        if r.at >= settled and r.answered and r.value != rows[r.key][0]:
             return (
                 f"read({r.key!r}) at {r.at} ms returned {r.value} but the database has "
                 f"{r.key}={rows[r.key][0]} (v{rows[r.key][1]}): still stale {r.at - quiet} ms after the "
@@ -80,4 +102,36 @@ def staleness_after_heal(
                 f"{c.key}={rows[c.key][0]} (v{rows[c.key][1]}): still stale {end - quiet} ms after the "
                 f"last write and the last fault were over (at {quiet} ms; bound {bound} ms)"
             )
+    return None
+
+
+def behind_events(reads: Sequence[TimedRead], commits: Sequence[tuple[int, str, int, int]], slack: int) -> str | None:
+    """Without faults, every read sees every commit made ``slack`` ms or more before it began.
+
+    ``commits`` are ``(time, key, value, version)``.  A read passes if it
+    returned the value of that commit or of any later one.
+    """
+    for r in reads:
+        if not r.answered:
+            continue
+        mine = [c for c in commits if c[1] == r.key]
+        due = [c for c in mine if c[0] <= r.at - slack]
+        if not due:
+            continue
+        need = max(due, key=lambda c: c[3])
+        if r.value not in {c[2] for c in mine if c[3] >= need[3]}:
+            return (
+                f"read({r.key!r}) at {r.at} ms returned {r.value}, but {r.key}={need[2]} (v{need[3]}) was "
+                f"committed at {need[0]} ms: its event should have arrived within {slack} ms, and nothing failed"
+            )
+    return None
+
+
+def unanswered(operations: Iterable[Any], faults: int) -> str | None:
+    """In a run without faults every operation returned; ``operations`` are history operations."""
+    if faults:
+        return None
+    for op in operations:
+        if op.status != "ok":
+            return f"{op.call_repr()} by {op.process} was never answered, in a run without a single fault"
     return None

@@ -9,12 +9,36 @@ stale once every operation has returned stays stale forever; checking
 "every cached value equals its row" at quiescence therefore checks the
 liveness property exactly, with T = the time the last operation takes to
 return - and its counterexample is a lasso: a finite run, then nothing.
+
+Fixed variants are also held to **a cache hit never reads the database**
+(:func:`specs.caching.wasted_read`): a lookup that found a value serves it;
+and **every cached value carries its committed version**
+(:func:`specs.caching.mistagged`).
 """
 
 from __future__ import annotations
 
-from specs.caching import CachedRegisterSpec, ReadsUncheckedSpec, cache_disagrees
+from specs.caching import (
+    HIT,
+    TAGGED,
+    CachedRegisterSpec,
+    ReadsUncheckedSpec,
+    cache_disagrees,
+    holds_value,
+    mistagged,
+    wasted_read,
+)
 
 STALE = "no permanently stale entry"
 
-__all__ = ["STALE", "CachedRegisterSpec", "ReadsUncheckedSpec", "cache_disagrees"]
+__all__ = [
+    "HIT",
+    "STALE",
+    "TAGGED",
+    "CachedRegisterSpec",
+    "ReadsUncheckedSpec",
+    "cache_disagrees",
+    "holds_value",
+    "mistagged",
+    "wasted_read",
+]

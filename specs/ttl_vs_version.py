@@ -17,6 +17,11 @@ of ``v``).  A value never committed by then is infinitely stale.
   over the timed log, as the catalogue does until the spec layer's
   freshness properties land.
 
+Both are also held to **a cache hit never reads the database**
+(:func:`specs.caching.wasted_read`): a TTL cache serves an unexpired entry,
+a version check serves an entry of the version the database then holds;
+and **every cached value carries its committed version**.
+
 The reads are timed by :class:`Timed`, a thin driver around the cache (the
 scheduler's clock, outside the traced code).
 """
@@ -29,7 +34,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from racekit import sync
-from specs.caching import CachedRegisterSpec, CommitLike, ReadsUncheckedSpec
+from specs.caching import (
+    HIT,
+    TAGGED,
+    CachedRegisterSpec,
+    CommitLike,
+    ReadsUncheckedSpec,
+    current,
+    mistagged,
+    unexpired,
+    wasted_read,
+)
 
 
 @dataclass(frozen=True)
@@ -124,11 +139,17 @@ def older_than(ttl: float, reads: Sequence[TimedRead], commits: Sequence[CommitL
 
 
 __all__ = [
+    "HIT",
+    "TAGGED",
     "CachedRegisterSpec",
     "ReadsUncheckedSpec",
     "Timed",
     "TimedRead",
+    "current",
+    "mistagged",
     "older_than",
     "stale_read",
     "staleness",
+    "unexpired",
+    "wasted_read",
 ]

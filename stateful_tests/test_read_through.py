@@ -14,7 +14,15 @@ from typing import Any
 from hypothesis import strategies as st
 
 from racekit import quiescent_invariant, variant_tests
-from specs.read_through import STALE, cache_disagrees
+from specs.read_through import (
+    HIT,
+    STALE,
+    TAGGED,
+    cache_disagrees,
+    holds_value,
+    mistagged,
+    wasted_read,
+)
 from stateful_tests._cache_machine import LINEARIZABILITY, CacheMachine
 from systems import read_through
 
@@ -35,7 +43,7 @@ class Machine(CacheMachine):
     threads = 3
     max_ops = 5
     operations = {"update": (KEY, st.sampled_from([1, 2, -1])), "read": (KEY,)}
-    judged = (LINEARIZABILITY, STALE)
+    judged = (LINEARIZABILITY, STALE, HIT, TAGGED)
     # Fixed variants, every schedule: two readers (one holds the lease, one
     # finds it) race two updates.
     seed_scenario = [[read("a"), read("a")], [update("a", 1), update("a", 2)]]
@@ -47,6 +55,18 @@ class Machine(CacheMachine):
     @quiescent_invariant(STALE)
     def nothing_stale(self, obj: Any, history: Any) -> None:
         problem = cache_disagrees(obj.cache.entries(), obj.db.rows())
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(HIT)
+    def hits_are_served(self, obj: Any, history: Any) -> None:
+        problem = wasted_read(obj.db.ledger, holds_value)
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(TAGGED)
+    def tagged(self, obj: Any, history: Any) -> None:
+        problem = mistagged(obj.cache.entries(), obj.db.commits)
         if problem:
             raise AssertionError(problem)
 

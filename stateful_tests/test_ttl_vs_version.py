@@ -16,10 +16,18 @@ from typing import Any
 from hypothesis import strategies as st
 
 from racekit import quiescent_invariant, variant_tests
-from specs.ttl_vs_version import Timed, older_than, stale_read
+from specs.ttl_vs_version import (
+    Timed,
+    current,
+    mistagged,
+    older_than,
+    stale_read,
+    unexpired,
+    wasted_read,
+)
 from stateful_tests._cache_machine import CacheMachine
 from systems import ttl_vs_version
-from systems.ttl_vs_version import NEVER_STALE, TTL, WITHIN_TTL
+from systems.ttl_vs_version import HIT, NEVER_STALE, TAGGED, TTL, WITHIN_TTL, VersionCheck
 
 
 def update(key: str, value: int) -> tuple[str, tuple[Any, ...]]:
@@ -46,7 +54,8 @@ class Machine(CacheMachine):
     # A reader fills at t=0 (its answer arrives at 0.2 s) while an update
     # commits; it comes back at 1.1 s, after the TTL but inside TTL + latency.
     # Fixed variants also race a second reader's fills against both.
-    seed_scenario = [[read("a"), pause(0.9), read("a")], [update("a", 1)], [read("a"), read("a")]]
+    # The second update lands after the first fill, before the reader returns.
+    seed_scenario = [[read("a"), pause(0.9), read("a")], [update("a", 1), pause(0.5), update("a", 2)], [read("a"), read("a")]]
     variant_seeds = {
         "ttl_vs_never_stale": [[read("a"), read("a")], [update("a", 1)]],
         "ttl_from_fill": [[read("a"), pause(0.9), read("a")], [update("a", 1)]],
@@ -65,6 +74,18 @@ class Machine(CacheMachine):
     @quiescent_invariant(WITHIN_TTL)
     def within_ttl(self, obj: Any, history: Any) -> None:
         problem = older_than(TTL, obj.reads, obj.db.commits)
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(HIT)
+    def hits_are_served(self, obj: Any, history: Any) -> None:
+        problem = wasted_read(obj.db.ledger, current if isinstance(obj.app, VersionCheck) else unexpired)
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(TAGGED)
+    def tagged(self, obj: Any, history: Any) -> None:
+        problem = mistagged(obj.cache.entries(), obj.db.commits)
         if problem:
             raise AssertionError(problem)
 

@@ -18,7 +18,17 @@ from typing import Any
 from hypothesis import strategies as st
 
 from racekit import quiescent_invariant, variant_tests
-from specs.write_through import CONVERGED, NEVER_COMMITTED, cache_disagrees, never_committed_read
+from specs.write_through import (
+    CONVERGED,
+    HIT,
+    NEVER_COMMITTED,
+    TAGGED,
+    cache_disagrees,
+    holds_value,
+    mistagged,
+    never_committed_read,
+    wasted_read,
+)
 from stateful_tests._cache_machine import LINEARIZABILITY, CacheMachine
 from systems import write_through
 
@@ -39,7 +49,7 @@ class Machine(CacheMachine):
     threads = 3
     max_ops = 5
     operations = {"update": (KEY, st.sampled_from([1, 2, -1])), "read": (KEY,)}
-    judged = (LINEARIZABILITY, NEVER_COMMITTED, CONVERGED)
+    judged = (LINEARIZABILITY, NEVER_COMMITTED, CONVERGED, HIT, TAGGED)
     # Fixed variants, every schedule: two writers race (1 vs 2), then a
     # rejected write races a reader.
     seed_scenario = [[update("a", 1), update("a", -1)], [update("a", 2), read("a")]]
@@ -58,6 +68,18 @@ class Machine(CacheMachine):
     @quiescent_invariant(CONVERGED)
     def converged(self, obj: Any, history: Any) -> None:
         problem = cache_disagrees(obj.cache.entries(), obj.db.rows())
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(HIT)
+    def hits_are_served(self, obj: Any, history: Any) -> None:
+        problem = wasted_read(obj.db.ledger, holds_value)
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(TAGGED)
+    def tagged(self, obj: Any, history: Any) -> None:
+        problem = mistagged(obj.cache.entries(), obj.db.commits)
         if problem:
             raise AssertionError(problem)
 

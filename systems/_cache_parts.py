@@ -23,6 +23,11 @@ running inside another process.
   call is one transaction.  It keeps a ghost log of commits with their
   (virtual) times for the properties; the application never reads it.
 
+Both can keep a :class:`Ledger`: a ghost record of what each lookup found
+and which row version each database read got, by which thread - so a
+property can tell a read that went to the database although the cache
+held a value it could have served (a cache that is correct but useless).
+
 An entry is ``value, version`` plus ``expires`` (a soft TTL on the
 application's clock, like ``PEXPIREAT``) and ``lease`` (a memcache-style
 lease token: "a reader is filling this key").  ``value is None`` with a
@@ -69,22 +74,50 @@ class Rejected(Exception):
     """The database refused the write (a constraint failed); nothing was committed."""
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A ghost record of one request: what a cache lookup found, which row version a read got."""
+
+    thread: int
+    what: str  # "lookup" (cache) or "row" (database)
+    key: str
+    entry: Entry | None
+    version: int | None
+    at: float
+
+
+class Ledger(list[Seen]):
+    """The requests of one run, in order, shared by its cache and database (for properties only:
+    the application never reads it)."""
+
+    def note(self, what: str, key: str, entry: Entry | None = None, version: int | None = None) -> None:
+        self.append(Seen(sync.thread_id(), what, key, entry, version, sync.monotonic()))
+
+
 # ---------------------------------------------------------------- the cache
 class ModelCache:
     """A dict standing for Redis: same operations, same atomicity."""
 
     kind = "model"
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: Ledger | None = None) -> None:
         self.data: dict[str, Entry] = {}
         self.lease_seq = 0
+        self.ledger = ledger
+
+    def _found(self, key: str, found: Entry | Leased | None) -> None:
+        if self.ledger is not None:
+            entry = found if isinstance(found, Entry) or found is None else Entry(None, 0, None, found.token)
+            self.ledger.note("lookup", key, entry)
 
     def _op(self, key: str, write: bool, what: str) -> None:
         sync.external("cache", key, write=write, what=what, depth=2)
 
     def lookup(self, key: str) -> Entry | None:
         self._op(key, False, f"cache GET {key}")
-        return self.data.get(key)
+        found = self.data.get(key)
+        self._found(key, found)
+        return found
 
     def store(self, key: str, value: int, version: int = 0, expires: float | None = None) -> None:
         self._op(key, True, f"cache SET {key}={value}")
@@ -107,6 +140,7 @@ class ModelCache:
         """A hit, or a lease: the first miss gets a fresh token, later ones see it (one Lua script)."""
         self._op("", True, f"cache GET-OR-LEASE {key}")  # the token counter is shared by every key
         cur = self.data.get(key)
+        self._found(key, cur)
         if cur is not None and cur.lease is None:
             return cur
         if cur is not None and cur.lease is not None:
@@ -206,13 +240,16 @@ class RedisCache(ModelCache):
 
     kind = "redis"
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: Ledger | None = None) -> None:
         self.r, self.scripts = redis_connection()
         self.r.flushdb()  # every run starts from an empty cache
+        self.ledger = ledger
 
     def lookup(self, key: str) -> Entry | None:
         self._op(key, False, f"redis HGETALL {key}")
-        return _entry(self.r.hgetall(PREFIX + key))
+        found = _entry(self.r.hgetall(PREFIX + key))
+        self._found(key, found)
+        return found
 
     def store(self, key: str, value: int, version: int = 0, expires: float | None = None) -> None:
         self._op(key, True, f"redis SET {key}={value}")
@@ -232,9 +269,11 @@ class RedisCache(ModelCache):
         flat = self.scripts.get_or_lease(keys=[PREFIX + key, LEASE_SEQ])
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
         if "mine" in fields:
+            self._found(key, None)
             return Leased(int(fields["lease"]), True)
         entry = _entry(fields)
         assert entry is not None
+        self._found(key, entry)
         if entry.value is None and entry.lease is not None:
             return Leased(entry.lease, False)
         return entry
@@ -252,8 +291,8 @@ class RedisCache(ModelCache):
         return out
 
 
-def make_cache(kind: str) -> ModelCache:
-    return RedisCache() if kind == "redis" else ModelCache()
+def make_cache(kind: str, ledger: Ledger | None = None) -> ModelCache:
+    return RedisCache(ledger) if kind == "redis" else ModelCache(ledger)
 
 
 # ------------------------------------------------------------- the database
@@ -280,6 +319,7 @@ class Database:
     read_latency: float = 0.0
     keys: tuple[str, ...] = KEYS
     clock: Callable[[], float] = sync.monotonic
+    ledger: Ledger | None = None
     commits: list[Commit] = field(default_factory=list)
     queries: int = 0
     row_reads: int = 0
@@ -298,6 +338,8 @@ class Database:
         self.queries += 1
         self.row_reads += 1
         value, version = self.con.execute("SELECT value, version FROM item WHERE key = ?", (key,)).fetchone()
+        if self.ledger is not None:
+            self.ledger.note("row", key, version=int(version))
         if self.read_latency:
             sync.sleep(self.read_latency)
         return int(value), int(version)

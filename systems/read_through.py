@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from racekit import System, Variant
-from systems._cache_parts import KEYS, Database, Entry, ModelCache, Rejected, make_cache
+from systems._cache_parts import KEYS, Database, Entry, Ledger, ModelCache, Rejected, make_cache
 
 
 @dataclass
@@ -98,7 +98,8 @@ class VersionTokenCache(StaleFillCache):
 
 def factory(cls: type[StaleFillCache], cache: str = "model") -> Callable[[], StaleFillCache]:
     def build() -> StaleFillCache:
-        return cls(make_cache(cache), Database(keys=KEYS))
+        ledger = Ledger()
+        return cls(make_cache(cache, ledger), Database(keys=KEYS, ledger=ledger))
 
     build.__name__ = f"build_{cls.__name__}_{cache}"
     return build

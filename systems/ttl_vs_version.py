@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from racekit import System, Variant, sync
-from systems._cache_parts import KEYS, Database, ModelCache, Rejected, make_cache
+from systems._cache_parts import KEYS, Database, Ledger, ModelCache, Rejected, make_cache
 
 TTL = 1.0  # seconds
 LATENCY = 0.2  # seconds for a database answer to come back
@@ -94,7 +94,8 @@ class VersionCheck(TtlCache):
 
 def factory(cls: type[TtlCache], cache: str = "model") -> Callable[[], TtlCache]:
     def build() -> TtlCache:
-        return cls(make_cache(cache), Database(read_latency=LATENCY, keys=KEYS))
+        ledger = Ledger()
+        return cls(make_cache(cache, ledger), Database(read_latency=LATENCY, keys=KEYS, ledger=ledger))
 
     build.__name__ = f"build_{cls.__name__}_{cache}"
     return build
@@ -103,14 +104,16 @@ def factory(cls: type[TtlCache], cache: str = "model") -> Callable[[], TtlCache]
 NEVER_STALE = "never stale"
 WITHIN_TTL = "stale by at most TTL"
 LINEARIZABILITY = "linearizability"
-TTL_PROMISE = {"judged": (WITHIN_TTL,)}
-VERSION_PROMISE = {"judged": (LINEARIZABILITY, NEVER_STALE, WITHIN_TTL)}
+HIT = "a cache hit never reads the database"
+TAGGED = "every cached value carries its committed version"
+TTL_PROMISE = {"judged": (WITHIN_TTL, HIT, TAGGED)}
+VERSION_PROMISE = {"judged": (LINEARIZABILITY, NEVER_STALE, WITHIN_TTL, HIT, TAGGED)}
 
 SYSTEM = System(
     name="ttl_vs_version",
     summary="TTL vs version-checked cache over SQLite (model or real Redis): each against 'never stale' and 'stale <= TTL'",
     kind="thr",
-    properties=(NEVER_STALE, WITHIN_TTL, LINEARIZABILITY),
+    properties=(NEVER_STALE, WITHIN_TTL, LINEARIZABILITY, HIT, TAGGED),
     variants=[
         Variant("ttl_vs_never_stale", factory(TtlCache), expect="violation", property=NEVER_STALE,
                 bug="a TTL cache serves the old value after an update until the entry expires: it never promised otherwise"),

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from racekit import System, Variant
-from systems._cache_parts import KEYS, Database, ModelCache, Rejected, make_cache
+from systems._cache_parts import KEYS, Database, Ledger, ModelCache, Rejected, make_cache
 
 
 @dataclass
@@ -103,7 +103,8 @@ def warm(app: Any) -> Any:
 
 def factory(cls: type[CacheFirst], cache: str = "model") -> Callable[[], CacheFirst]:
     def build() -> CacheFirst:
-        return warm(cls(make_cache(cache), Database(keys=KEYS)))  # type: ignore[no-any-return]
+        ledger = Ledger()
+        return warm(cls(make_cache(cache, ledger), Database(keys=KEYS, ledger=ledger)))  # type: ignore[no-any-return]
 
     build.__name__ = f"build_{cls.__name__}_{cache}"
     return build
