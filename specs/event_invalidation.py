@@ -29,7 +29,13 @@ read that starts ``slack`` ms after a commit sees it or something newer
 every client operation returns (reads and updates alike); with faults,
 operations may time out.
 
-Both are checked at the end of the run over virtual time (the world's trace
+**a refilled entry is served until it expires**: without faults, two
+reads of one key that both miss must be at least a TTL apart (less the
+slack a refill takes to land) unless a commit of that key came between -
+otherwise the cache threw its refill away or never kept it, and is
+correct only because it is useless.
+
+All three are checked at the end of the run over virtual time (the world's trace
 gives every step's time), until the spec layer's liveness properties land.
 """
 
@@ -124,6 +130,26 @@ def behind_events(reads: Sequence[TimedRead], commits: Sequence[tuple[int, str, 
                 f"read({r.key!r}) at {r.at} ms returned {r.value}, but {r.key}={need[2]} (v{need[3]}) was "
                 f"committed at {need[0]} ms: its event should have arrived within {slack} ms, and nothing failed"
             )
+    return None
+
+
+def forgotten_refill(misses: Sequence[tuple[int, str]], commit_times: Mapping[str, Sequence[int]], ttl: int, slack: int) -> str | None:
+    """Two misses of one key, ``slack`` to ``ttl`` apart, no commit of it between: a lost refill.
+
+    ``misses`` are ``(time, key)`` in time order.
+    """
+    last: dict[str, int] = {}
+    for at, key in misses:
+        before = last.get(key)
+        last[key] = at
+        if before is None or not before + slack <= at < before + ttl:
+            continue
+        if any(before <= c <= at for c in commit_times.get(key, ())):
+            continue
+        return (
+            f"read({key!r}) missed at {before} ms and again at {at} ms, {at - before} ms later - within the "
+            f"{ttl} ms TTL of the first miss's refill, with no write between: the refill was not kept"
+        )
     return None
 
 

@@ -12,18 +12,22 @@ return - and its counterexample is a lasso: a finite run, then nothing.
 
 Fixed variants are also held to **a cache hit never reads the database**
 (:func:`specs.caching.wasted_read`): a lookup that found a value serves it;
-and **every cached value carries its committed version**
-(:func:`specs.caching.mistagged`).
+**every cached value carries its committed version**
+(:func:`specs.caching.mistagged`); and **a fill is kept**
+(:func:`specs.caching.forgotten_fill`): the reader's next read of the key
+hits unless the key was written in between.
 """
 
 from __future__ import annotations
 
 from specs.caching import (
     HIT,
+    KEPT,
     TAGGED,
     CachedRegisterSpec,
     ReadsUncheckedSpec,
     cache_disagrees,
+    forgotten_fill,
     holds_value,
     mistagged,
     wasted_read,
@@ -33,11 +37,13 @@ STALE = "no permanently stale entry"
 
 __all__ = [
     "HIT",
+    "KEPT",
     "STALE",
     "TAGGED",
     "CachedRegisterSpec",
     "ReadsUncheckedSpec",
     "cache_disagrees",
+    "forgotten_fill",
     "holds_value",
     "mistagged",
     "wasted_read",

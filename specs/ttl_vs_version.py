@@ -20,7 +20,8 @@ of ``v``).  A value never committed by then is infinitely stale.
 Both are also held to **a cache hit never reads the database**
 (:func:`specs.caching.wasted_read`): a TTL cache serves an unexpired entry,
 a version check serves an entry of the version the database then holds;
-and **every cached value carries its committed version**.
+**every cached value carries its committed version**; and **a fill is
+kept** (the reader's next read of the key finds a value).
 
 The reads are timed by :class:`Timed`, a thin driver around the cache (the
 scheduler's clock, outside the traced code).
@@ -36,11 +37,13 @@ from typing import Any
 from racekit import sync
 from specs.caching import (
     HIT,
+    KEPT,
     TAGGED,
     CachedRegisterSpec,
     CommitLike,
     ReadsUncheckedSpec,
     current,
+    forgotten_fill,
     mistagged,
     unexpired,
     wasted_read,
@@ -140,12 +143,14 @@ def older_than(ttl: float, reads: Sequence[TimedRead], commits: Sequence[CommitL
 
 __all__ = [
     "HIT",
+    "KEPT",
     "TAGGED",
     "CachedRegisterSpec",
     "ReadsUncheckedSpec",
     "Timed",
     "TimedRead",
     "current",
+    "forgotten_fill",
     "mistagged",
     "older_than",
     "stale_read",

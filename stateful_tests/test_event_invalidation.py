@@ -8,7 +8,8 @@ event goes out late).  Properties (``specs/event_invalidation.py``):
 staleness bounded after heal - within ``SLACK`` = 100 ms of the last write
 when nothing failed (events, at most a few 11 ms hops, are how changes
 arrive), within TTL + ``SLACK`` of the end of the last fault otherwise -
-and every request answered when nothing fails.
+every request answered when nothing fails, and a refilled entry served
+until it expires.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from specs.event_invalidation import (
     CachedValue,
     TimedRead,
     behind_events,
+    forgotten_refill,
     latest_commits,
     quiet_time,
     staleness_after_heal,
@@ -42,7 +44,7 @@ from specs.event_invalidation import (
 )
 from systems import event_invalidation
 from systems._cache_parts import INITIAL, KEYS
-from systems.event_invalidation import ANSWERED, BOUNDED, TTL_MS, CacheTier
+from systems.event_invalidation import ANSWERED, BOUNDED, REFILL, TTL_MS, CacheTier
 
 NODES = ("db", "w1", "w2", "bus", "cache")
 SLACK = 100
@@ -111,6 +113,16 @@ def bounded_staleness(world: World) -> str | None:
     return staleness_after_heal(quiet, BOUND if faults else SLACK, world.config.horizon, rows, reads, cached)
 
 
+def refills_kept(world: World) -> str | None:
+    if sum(world.faults_used.values()):
+        return None  # a dropped or cut refill is allowed to be lost
+    commits: dict[str, list[int]] = {}
+    for n in world.notes_of("commit"):
+        commits.setdefault(n.data["key"], []).append(n.t)
+    misses = [(n.t, n.data["key"]) for n in world.notes_of("miss")]
+    return forgotten_refill(misses, commits, TTL_MS, SLACK)
+
+
 def all_answered(world: World) -> str | None:
     return unanswered(world.recorder.history(), sum(world.faults_used.values()))
 
@@ -166,6 +178,7 @@ class Machine(SimMachine):
         return [
             Property(BOUNDED, bounded_staleness, when="end", kind="liveness"),
             Property(ANSWERED, all_answered, when="end", kind="liveness"),
+            Property(REFILL, refills_kept, when="end"),
         ]
 
 

@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from racekit import quiescent_invariant, variant_tests
 from specs.read_through import (
     HIT,
+    KEPT,
     STALE,
     TAGGED,
     cache_disagrees,
+    forgotten_fill,
     holds_value,
     mistagged,
     wasted_read,
@@ -43,7 +45,7 @@ class Machine(CacheMachine):
     threads = 3
     max_ops = 5
     operations = {"update": (KEY, st.sampled_from([1, 2, -1])), "read": (KEY,)}
-    judged = (LINEARIZABILITY, STALE, HIT, TAGGED)
+    judged = (LINEARIZABILITY, STALE, HIT, TAGGED, KEPT)
     # Fixed variants, every schedule: two readers (one holds the lease, one
     # finds it) race two updates.
     seed_scenario = [[read("a"), read("a")], [update("a", 1), update("a", 2)]]
@@ -61,6 +63,12 @@ class Machine(CacheMachine):
     @quiescent_invariant(HIT)
     def hits_are_served(self, obj: Any, history: Any) -> None:
         problem = wasted_read(obj.db.ledger, holds_value)
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(KEPT)
+    def fills_kept(self, obj: Any, history: Any) -> None:
+        problem = forgotten_fill(obj.db.ledger)
         if problem:
             raise AssertionError(problem)
 

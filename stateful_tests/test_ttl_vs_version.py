@@ -19,6 +19,7 @@ from racekit import quiescent_invariant, variant_tests
 from specs.ttl_vs_version import (
     Timed,
     current,
+    forgotten_fill,
     mistagged,
     older_than,
     stale_read,
@@ -27,7 +28,7 @@ from specs.ttl_vs_version import (
 )
 from stateful_tests._cache_machine import CacheMachine
 from systems import ttl_vs_version
-from systems.ttl_vs_version import HIT, NEVER_STALE, TAGGED, TTL, WITHIN_TTL, VersionCheck
+from systems.ttl_vs_version import HIT, KEPT, NEVER_STALE, TAGGED, TTL, WITHIN_TTL, VersionCheck
 
 
 def update(key: str, value: int) -> tuple[str, tuple[Any, ...]]:
@@ -80,6 +81,12 @@ class Machine(CacheMachine):
     @quiescent_invariant(HIT)
     def hits_are_served(self, obj: Any, history: Any) -> None:
         problem = wasted_read(obj.db.ledger, current if isinstance(obj.app, VersionCheck) else unexpired)
+        if problem:
+            raise AssertionError(problem)
+
+    @quiescent_invariant(KEPT)
+    def fills_kept(self, obj: Any, history: Any) -> None:
+        problem = forgotten_fill(obj.db.ledger)
         if problem:
             raise AssertionError(problem)
 

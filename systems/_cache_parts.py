@@ -79,7 +79,7 @@ class Seen:
     """A ghost record of one request: what a cache lookup found, which row version a read got."""
 
     thread: int
-    what: str  # "lookup" (cache) or "row" (database)
+    what: str  # "lookup", "evict" (a delete or a tombstone): cache; "row", "commit": database
     key: str
     entry: Entry | None
     version: int | None
@@ -126,12 +126,20 @@ class ModelCache:
     def evict(self, key: str) -> None:
         self._op(key, True, f"cache DEL {key}")
         self.data.pop(key, None)
+        if self.ledger is not None:
+            self.ledger.note("evict", key)
 
-    def store_if_newer(self, key: str, value: int | None, version: int, expires: float | None = None) -> bool:
-        """Store unless the cache already holds this version or a newer one (one Lua script)."""
+    def store_if_newer(
+        self, key: str, value: int | None, version: int, expires: float | None = None, *, or_same: bool = False
+    ) -> bool:
+        """Store unless the cache already holds a newer version - or this same one, unless
+        ``or_same`` (a refill replacing an expired entry or a tombstone of its own version).
+        One Lua script."""
         self._op(key, True, f"cache SET-IF-NEWER {key}={value} v{version}")
+        if value is None and self.ledger is not None:
+            self.ledger.note("evict", key, version=version)
         cur = self.data.get(key)
-        if cur is not None and cur.lease is None and cur.version >= version:
+        if cur is not None and cur.lease is None and (cur.version > version or (cur.version == version and not or_same)):
             return False
         self.data[key] = Entry(value, version, expires)
         return True
@@ -173,7 +181,10 @@ return 1
 _SET_IF_NEWER = """
 local lease = redis.call('HGET', KEYS[1], 'lease')
 local cur = redis.call('HGET', KEYS[1], 'version')
-if (not lease) and cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end
+if (not lease) and cur then
+  local c, v = tonumber(cur), tonumber(ARGV[2])
+  if c > v or (c == v and ARGV[4] ~= '1') then return 0 end
+end
 redis.call('DEL', KEYS[1])
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'value', ARGV[1]) end
 redis.call('HSET', KEYS[1], 'version', ARGV[2])
@@ -258,10 +269,16 @@ class RedisCache(ModelCache):
     def evict(self, key: str) -> None:
         self._op(key, True, f"redis DEL {key}")
         self.r.delete(PREFIX + key)
+        if self.ledger is not None:
+            self.ledger.note("evict", key)
 
-    def store_if_newer(self, key: str, value: int | None, version: int, expires: float | None = None) -> bool:
+    def store_if_newer(
+        self, key: str, value: int | None, version: int, expires: float | None = None, *, or_same: bool = False
+    ) -> bool:
         self._op(key, True, f"redis SET-IF-NEWER {key}={value} v{version}")
-        args = ["" if value is None else value, version, "" if expires is None else repr(expires)]
+        if value is None and self.ledger is not None:
+            self.ledger.note("evict", key, version=version)
+        args = ["" if value is None else value, version, "" if expires is None else repr(expires), "1" if or_same else "0"]
         return bool(self.scripts.set_if_newer(keys=[PREFIX + key], args=args))
 
     def lookup_or_lease(self, key: str) -> Entry | Leased:
@@ -365,6 +382,8 @@ class Database:
             self.con.execute("ROLLBACK")
             raise Rejected(str(exc)) from None
         self.commits.append(Commit(key, value, int(version), self.clock()))
+        if self.ledger is not None:
+            self.ledger.note("commit", key, version=int(version))
         return int(version)
 
     def rows(self) -> dict[str, tuple[int, int]]:

@@ -26,8 +26,8 @@ Variants (the same application code runs on a model of Redis, or on a real
 * ``version_tokens`` (fixed) - the database numbers each row's versions;
   the update replaces the entry with a *tombstone* carrying the new version
   instead of deleting it, and a fill stores only if it is newer than what
-  the entry holds (one Lua script).  No lease to hold, but tombstones stay
-  until overwritten.
+  the entry holds, or replaces the tombstone of its own version (one Lua
+  script).  No lease to hold, but tombstones stay until overwritten.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class VersionTokenCache(StaleFillCache):
         if entry is not None and entry.value is not None:
             return entry.value
         value, version = self.db.read(key)
-        self.cache.store_if_newer(key, value, version)  # refused if a newer write left its tombstone
+        self.cache.store_if_newer(key, value, version, or_same=True)  # refused if a newer write left its tombstone
         return value
 
     def update(self, key: str, value: int) -> str:
@@ -115,7 +115,8 @@ SYSTEM = System(
     name="read_through",
     summary="Read-through cache over SQLite (model or real Redis): the stale-fill race vs memcache leases and version tokens",
     kind="thr",
-    properties=(STALE, "linearizability"),
+    properties=(STALE, "linearizability", "a cache hit never reads the database",
+                "every cached value carries its committed version", "a fill is kept: the next read of the key hits"),
     variants=[
         Variant("stale_fill", factory(StaleFillCache), expect="violation", property=STALE, bug=BUG),
         Variant("lease", factory(LeaseCache), expect="correct"),

@@ -106,14 +106,15 @@ WITHIN_TTL = "stale by at most TTL"
 LINEARIZABILITY = "linearizability"
 HIT = "a cache hit never reads the database"
 TAGGED = "every cached value carries its committed version"
-TTL_PROMISE = {"judged": (WITHIN_TTL, HIT, TAGGED)}
-VERSION_PROMISE = {"judged": (LINEARIZABILITY, NEVER_STALE, WITHIN_TTL, HIT, TAGGED)}
+KEPT = "a fill is kept: the next read of the key hits"
+TTL_PROMISE = {"judged": (WITHIN_TTL, HIT, TAGGED, KEPT)}
+VERSION_PROMISE = {"judged": (LINEARIZABILITY, NEVER_STALE, WITHIN_TTL, HIT, TAGGED, KEPT)}
 
 SYSTEM = System(
     name="ttl_vs_version",
     summary="TTL vs version-checked cache over SQLite (model or real Redis): each against 'never stale' and 'stale <= TTL'",
     kind="thr",
-    properties=(NEVER_STALE, WITHIN_TTL, LINEARIZABILITY, HIT, TAGGED),
+    properties=(NEVER_STALE, WITHIN_TTL, LINEARIZABILITY, HIT, TAGGED, KEPT),
     variants=[
         Variant("ttl_vs_never_stale", factory(TtlCache), expect="violation", property=NEVER_STALE,
                 bug="a TTL cache serves the old value after an update until the entry expires: it never promised otherwise"),

@@ -119,7 +119,8 @@ SYSTEM = System(
     name="write_through",
     summary="Write-through cache over SQLite (model or real Redis): cache-first and unordered sets vs invalidate and versioned sets",
     kind="thr",
-    properties=("no read returns a never-committed value", "at quiescence the cache equals the database", "linearizability"),
+    properties=("no read returns a never-committed value", "at quiescence the cache equals the database", "linearizability",
+                "a cache hit never reads the database", "every cached value carries its committed version"),
     variants=[
         Variant("cache_first", factory(CacheFirst), expect="violation",
                 property="no read returns a never-committed value", bug=BUGS["cache_first"]),
