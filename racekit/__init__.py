@@ -2,10 +2,11 @@
 
 Everything a system, a spec or a state machine needs is importable from
 here; kind-specific parts live in :mod:`racekit.sync` (schedulable
-primitives for thread systems), :mod:`racekit.sim` (the simulator) and
-:mod:`racekit.crash` (real processes).  The rest of the package is internal.
+primitives for thread systems), :mod:`racekit.sim` (the simulator),
+:mod:`racekit.crash` (real processes) and :mod:`racekit.aio` (asyncio).  The rest of the package is internal.
 
-* One call for plain ``threading`` code: :func:`explore`, :func:`replay`.
+* One call for plain ``threading`` code: :func:`explore`, :func:`replay`;
+  for asyncio code: :func:`explore_async`, :func:`replay_async`.
 * Declaring a catalogue system: :class:`System`, :class:`Variant`, a
   :class:`Spec` (or a ready model), and an engine - :class:`ConcurrentStateMachine`
   for threads, ``racekit.sim.SimMachine``, ``racekit.crash.CrashMachine``.
@@ -22,6 +23,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from racekit.aio.explore import explore_async as explore_async
+    from racekit.aio.explore import replay_async as replay_async
     from racekit.api import every_schedule as every_schedule
     from racekit.api import load_counterexample as load_counterexample
     from racekit.api import run_scenario as run_scenario
@@ -83,6 +86,8 @@ __version__ = "0.2.0"
 
 _WHERE = {
     "explore": "racekit.sched.explore",
+    "explore_async": "racekit.aio.explore",
+    "replay_async": "racekit.aio.explore",
     "replay": "racekit.sched.explore",
     "ExploreResult": "racekit.sched.explore",
     "System": "racekit.declarations",
@@ -148,9 +153,11 @@ __all__ = [
     "check_history",
     "every_schedule",
     "explore",
+    "explore_async",
     "load_counterexample",
     "quiescent_invariant",
     "replay",
+    "replay_async",
     "run_scenario",
     "search",
     "variant_tests",
