@@ -21,8 +21,12 @@ Needs ``redis-server`` on PATH and the redis client; skipped with the
 reason otherwise.  The server is on a unix socket, one per test process.
 Waiting here is never asserted on: the lost-event test publishes a sentinel
 after the lost event and drains until the sentinel arrives (pub/sub keeps
-publish order), and the TTL test waits out a real 150 ms TTL and then asks
-Redis-held entries about expiry by their own timestamps.
+publish order).  The TTL is soft (an absolute deadline stored in the Redis
+entry and compared with the application's clock, ``PEXPIREAT``-style, as in
+the catalogue system), so the application's clock here is a manual one that
+the tests advance past a deadline: no sleep, and no result that depends on
+how fast a loaded machine runs (a real-clock version failed when the "stale
+right after" read came more than one TTL after the fill).
 """
 
 from __future__ import annotations
@@ -44,8 +48,20 @@ TTL_MS = 150
 BACKSTOP = Policy(versioned=True, ttl_ms=TTL_MS)
 
 
-def now_ms() -> float:
-    return time.monotonic() * 1000
+class ManualClock:
+    """The application's clock, in ms: moves only when a test advances it."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+
+    def __call__(self) -> float:
+        return self.ms
+
+    def advance(self, ms: float) -> None:
+        self.ms += max(0.0, ms)
+
+
+now_ms = ManualClock()
 
 
 class Subscriber:
@@ -103,7 +119,7 @@ def read(cache: RedisCache, db: Database, policy: Policy, key: str) -> int:
 
 def setup(policy: Policy) -> tuple[RedisCache, Database, Subscriber]:
     cache = RedisCache()  # FLUSHDB
-    db = Database(keys=("a",), clock=time.monotonic)
+    db = Database(keys=("a",), clock=lambda: now_ms() / 1000)
     apply_event(cache, policy, "a", 0, 1, now_ms())  # warm
     sub = Subscriber(cache, policy)
     assert publish("ready", 0, 0) == 1  # the subscription is live
@@ -132,13 +148,15 @@ def test_event_published_while_the_subscriber_is_disconnected_is_lost(policy: Po
         assert db.rows()["a"][0] == 1
         assert read(cache, db, policy, "a") == 0  # stale right after
         if policy.ttl_ms is None:
-            time.sleep(3 * TTL_MS / 1000)
+            now_ms.advance(3 * TTL_MS)
             assert read(cache, db, policy, "a") == 0  # ... and still: nothing will ever fix it
         else:
             entry = cache.lookup("a")
             assert entry is not None and entry.expires is not None
-            time.sleep(max(0.0, entry.expires - now_ms()) / 1000 + 0.01)
-            assert read(cache, db, policy, "a") == 1  # the TTL backstop ended the staleness
+            now_ms.advance(entry.expires - now_ms() - 1)
+            assert read(cache, db, policy, "a") == 0  # stale until the entry expires ...
+            now_ms.advance(1)
+            assert read(cache, db, policy, "a") == 1  # ... and the TTL backstop ends it there
             assert fresh_value(cache, "a", now_ms()) == 1  # and the refill is cached
     finally:
         sub.close()
@@ -170,7 +188,7 @@ def test_the_backstop_also_covers_a_publish_that_never_happened() -> None:
         assert read(cache, db, BACKSTOP, "a") == 0
         entry = cache.lookup("a")
         assert entry is not None and entry.expires is not None
-        time.sleep(max(0.0, entry.expires - now_ms()) / 1000 + 0.01)
+        now_ms.advance(entry.expires - now_ms())
         assert read(cache, db, BACKSTOP, "a") == 5
     finally:
         sub.close()
