@@ -161,5 +161,50 @@ def workload(seed: int, keys: tuple[str, ...], read_rate: float, write_rate: flo
     return events
 
 
+def drive(loop: Loop, app: Any, db: Database, events: list[tuple[float, str, str, int]],
+          keys: tuple[str, ...], cached: bool = True) -> dict[str, float]:
+    """Run ``events`` against ``app`` (``read(key)``, ``update(key, value)``) and measure.
+
+    Returns reads, database queries, reads of a value not committed by then
+    (``never``), stale reads and the worst staleness, ``left_stale``: how
+    often the last operation in flight on a key finished leaving its cache
+    entry newly disagreeing with the database (wrong until something else
+    touches the key: for good, if nothing does), and
+    ``at_end``: keys still wrong when everything has finished.
+    """
+    judge = Judge(db)
+    inflight = dict.fromkeys(keys, 0)
+    wrong = dict.fromkeys(keys, False)
+    left_stale = 0
+
+    def differs(key: str) -> bool:
+        entry = app.cache.entries().get(key)
+        return cached and entry is not None and entry.value is not None and entry.value != db.rows()[key][0]
+
+    def request(op: str, key: str, value: int) -> Callable[[], None]:
+        def body() -> None:
+            nonlocal left_stale
+            inflight[key] += 1
+            start = loop.now
+            if op == "read":
+                judge.read(key, start, loop.now, app.read(key))
+            else:
+                app.update(key, value)
+            inflight[key] -= 1
+            if inflight[key] == 0:
+                now_wrong = differs(key)
+                left_stale += now_wrong and not wrong[key]  # a new episode, not one read of an old one
+                wrong[key] = now_wrong
+        return body
+
+    for t, op, key, value in events:
+        loop.spawn(t, request(op, key, value))
+    loop.run()
+    reads, never, ages = judge.outcome()
+    stale = [a for a in ages if a > 0]
+    return {"reads": reads, "queries": db.queries, "never": never, "stale": len(stale),
+            "worst": max(stale, default=0.0), "left_stale": left_stale, "at_end": sum(map(differs, keys))}
+
+
 def percentile(ages: list[float], q: float) -> float:
     return ages[int(q * (len(ages) - 1))] if ages else 0.0

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _cache_workload import Judge, LatentDatabase, Loop, workload  # noqa: E402
+from _cache_workload import LatentDatabase, Loop, drive, workload  # noqa: E402
 
 from systems._cache_parts import ModelCache, Rejected  # noqa: E402
 from systems.write_through import CacheFirst, DbThenInvalidate, DbThenSet, Versioned, warm  # noqa: E402
@@ -70,41 +70,8 @@ def run(build: Callable[[ModelCache, LatentDatabase], Any], write_rate: float) -
     app = build(ModelCache(), db)
     if build is not NoCache:
         warm(app)
-    judge = Judge(db)
-    inflight = dict.fromkeys(KEYS, 0)
-    left_stale = 0
-
-    def differs(key: str) -> bool:
-        entry = app.cache.entries().get(key)
-        return build is not NoCache and entry is not None and entry.value is not None and entry.value != db.rows()[key][0]
-
-    def writer(key: str, value: int) -> Callable[[], None]:
-        def body() -> None:
-            nonlocal left_stale
-            inflight[key] += 1
-            app.update(key, value)
-            inflight[key] -= 1
-            if inflight[key] == 0 and differs(key):  # every write finished, the cache still wrong
-                left_stale += 1
-        return body
-
-    def reader(key: str) -> Callable[[], None]:
-        def body() -> None:
-            start = loop.now
-            value = app.read(key)
-            judge.read(key, start, loop.now, value)
-        return body
-
-    for t, op, key, value in workload(SEED, KEYS, READ_RATE, write_rate, SECONDS, REJECTED):
-        if op == "read":
-            loop.spawn(t, reader(key))
-        else:
-            loop.spawn(t, writer(key, value))
-    loop.run()
-    reads, never, ages = judge.outcome()
-    stale = [a for a in ages if a > 0]
-    return {"reads": reads, "queries": db.queries, "never": never, "stale": len(stale),
-            "worst": max(stale, default=0.0), "left_stale": left_stale, "at_end": sum(map(differs, KEYS))}
+    events = workload(SEED, KEYS, READ_RATE, write_rate, SECONDS, REJECTED)
+    return drive(loop, app, db, events, KEYS, cached=build is not NoCache)
 
 
 def main() -> None:
