@@ -135,7 +135,8 @@ class Judge:
 
 
 def poisson(rng: random.Random, rate: float, seconds: float) -> list[float]:
-    out, t = [], 0.0
+    out: list[float] = []
+    t = 0.0
     while True:
         t += rng.expovariate(rate)
         if t >= seconds:

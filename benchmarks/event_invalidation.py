@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,15 +98,17 @@ def run(policy: Policy | None, write_rate: float) -> dict[str, float]:
     app = EventCache(loop, db, policy)
     judge = Judge(db)
 
-    def reader(key: str) -> None:
-        start = loop.now
-        judge.read(key, start, loop.now, app.read(key))
+    def reader(key: str) -> Callable[[], None]:
+        def body() -> None:
+            start = loop.now
+            judge.read(key, start, loop.now, app.read(key))
+        return body
+
+    def writer(key: str, value: int) -> Callable[[], None]:
+        return lambda: app.update(key, value)
 
     for t, op, key, value in workload(SEED, KEYS, READ_RATE, write_rate, SECONDS):
-        if op == "read":
-            loop.spawn(t, lambda key=key: reader(key))
-        else:
-            loop.spawn(t, lambda key=key, value=value: app.update(key, value))
+        loop.spawn(t, reader(key) if op == "read" else writer(key, value))
     loop.run()
     reads, _, ages = judge.outcome()
     stale = [a for a in ages if a > 0]
