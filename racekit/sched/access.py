@@ -21,6 +21,9 @@ Keys:
   be that container (``holds``): the step that loads ``s.items`` may read
   its contents without another switch point (truth test, iteration, ``==``).
 * ``("global", name)`` - a module global load/store.
+* ``("external", service, key)`` - a call to a service outside the process
+  (``sync.external``: a Redis command, a SQL statement) on one key; key
+  ``""`` is the whole service, dependent with every key of it.
 * ``OPAQUE`` - a call into code racekit cannot see (a C function such as
   ``sys.getrecursionlimit``): dependent with every non-primitive access.
 """
@@ -61,6 +64,8 @@ ITEM_KEY: tuple[Hashable, ...] = ("item",)
 _HOLDERS = frozenset({"attr", "global"})
 _NOT_OPAQUE = frozenset({"prim", "history"})
 
+EXTERNAL = "external"
+
 # Operation boundaries recorded in a history: invocations read, returns write.
 HISTORY_KEY: tuple[Hashable, ...] = ("history",)
 
@@ -88,6 +93,8 @@ def dependent(a: Access | None, b: Access | None) -> bool:
             return len(ka) == 1 or len(kb) == 1
         if ta == "attr":  # same name, one of the objects unknown
             return ka[1] == kb[1] and (len(ka) == 2 or len(kb) == 2)
+        if ta == EXTERNAL:  # the whole service vs one of its keys
+            return ka[1] == kb[1] and "" in (ka[2], kb[2])
         return False
     # A container's contents are also read without a switch point of their
     # own, in the step that loads it: ``if s.items:``, ``for x in s.items``,
@@ -133,6 +140,8 @@ class ConflictIndex:
             return ("attr", key[1])
         if kind == "item":
             return "item"
+        if kind == EXTERNAL:  # one service: a key conflicts with the whole service
+            return (EXTERNAL, key[1])
         return key
 
     def add(self, index: int, access: Access | None) -> None:

@@ -181,10 +181,11 @@ class RunResult:
 
 _new_step = tuple.__new__
 
-# Access kinds that touch state other threads can see, and explicit yield
+# Access kinds that touch state other threads can see (outside services
+# included: ``sync.external``), and explicit yield
 # points: the untraced code between a thread's yields is interleaved there
 # (the manual-instrumentation style), so a run that reached one is not vacuous.
-_SHARED = frozenset({"prim", "attr", "item", "global", "*", "yield"})
+_SHARED = frozenset({"prim", "attr", "item", "global", "*", "yield", "external"})
 # Virtual time a clock-polling spin loop is let pass per round (doubling).
 _CLOCK_QUANTUM = 1_000_000
 
