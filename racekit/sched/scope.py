@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import sysconfig
 import types
 from collections.abc import Callable, Iterable
@@ -90,7 +91,7 @@ def _functions(obj: Any, depth: int = 0) -> Iterable[types.FunctionType]:
                 yield from _functions(f, depth + 1)
     elif isinstance(obj, type):
         for klass in obj.__mro__:
-            if klass.__module__ == "builtins":
+            if klass.__module__ == "builtins" or not _user_module(klass.__module__):
                 continue
             for member in vars(klass).values():
                 if isinstance(member, types.FunctionType | staticmethod | classmethod | property):
@@ -99,6 +100,19 @@ def _functions(obj: Any, depth: int = 0) -> Iterable[types.FunctionType]:
         call = vars(type(obj)).get("__call__")
         if isinstance(call, types.FunctionType):
             yield from _functions(type(obj), depth + 1)
+
+
+def _user_module(name: str) -> bool:
+    """A class's module is the user's (or has no file: exec'd, a notebook).
+
+    Checked by module, not by each method's ``co_filename``: a NamedTuple's
+    generated ``__new__`` has the file ``"<string>"`` whichever module made it,
+    so racekit's own ``Access`` (imported by a test) had its constructor traced
+    and registered for the rest of the process - and every later DPOR search
+    switched inside the scheduler's own bookkeeping."""
+    module = sys.modules.get(name)
+    filename = getattr(module, "__file__", None)
+    return not filename or is_user_file(filename)
 
 
 def scope_of(*callables: Callable[..., Any] | None) -> Scope:
