@@ -1,0 +1,203 @@
+"""Metrics aggregation across a fleet (seed exercise 31).
+
+Each node counts the requests its handler threads serve and keeps a latency
+histogram; a dashboard asks the fleet for the total and for p50/p90/p99.
+The histogram is a DDSketch (the ``ddsketch`` package, Datadog's
+implementation of Masson, Rim & Lee, VLDB 2019): a quantile it answers is
+within relative error ``ALPHA`` of the exact one, and two sketches with the
+same accuracy *merge* into the sketch of the union - which is what makes a
+fleet-wide quantile possible at all.
+
+Variants:
+
+* ``unsynchronized`` - handler threads update the node's counter and
+  sketch with no lock; ``self.requests += 1`` is a read and a write, and two
+  threads that read the same value lose an increment.
+* ``averaged_p99`` - counters are safe, but the fleet's quantile is the
+  *mean of the nodes' quantiles*.  Quantiles do not average: one slow node
+  with few requests drags the "fleet p99" to a value nobody saw.
+* ``locked`` (fixed) - one lock per node around the counter and the
+  sketch; the fleet merges copies of the node sketches.
+* ``sharded`` (fixed) - every handler thread has its own shard (a counter
+  and a sketch, each with its own lock, which only readers contend for); a
+  node's count is the sum of its shards, the fleet merges every shard's
+  sketch.  Writers never wait for each other (Java's ``LongAdder`` idea).
+
+The sketch library is not thread-safe either (``DDSketch.add`` does
+``self._count += weight``): both fixed variants only ever enter a sketch
+under the lock that owns it (stateful_tests/test_metrics_aggregation.py
+checks that with the library's own code traced).
+"""
+
+from __future__ import annotations
+
+from ddsketch import DDSketch
+
+from racekit import sync, System, Variant
+
+ALPHA = 0.01
+"""Relative accuracy of every sketch: the answer to quantile q is within
+ALPHA x the exact q-quantile (DDSketch's guarantee, for positive values)."""
+
+QUANTILES = (0.5, 0.9, 0.99)
+NODES = ("a", "b")
+
+
+def new_sketch() -> DDSketch:
+    return DDSketch(relative_accuracy=ALPHA)
+
+
+# ---------------------------------------------------------------- one node
+class UnsyncNode:
+    """One node's request metrics, updated by its handler threads with no lock."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.latency = new_sketch()
+
+    def record(self, ms: int) -> None:
+        self.requests += 1  # read, add, write: not atomic
+        self.latency.add(ms)
+
+    def count(self) -> int:
+        return self.requests
+
+    def snapshot(self) -> DDSketch:
+        copy = new_sketch()
+        copy.merge(self.latency)
+        return copy
+
+
+class LockedNode(UnsyncNode):
+    """One lock around the counter and the sketch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = sync.Lock()
+
+    def record(self, ms: int) -> None:
+        with self.lock:
+            self.requests += 1
+            self.latency.add(ms)
+
+    def count(self) -> int:
+        with self.lock:
+            return self.requests
+
+    def snapshot(self) -> DDSketch:
+        copy = new_sketch()
+        with self.lock:
+            copy.merge(self.latency)
+        return copy
+
+
+class _Shard:
+    """One handler thread's counter and sketch; its lock is contended only by readers."""
+
+    def __init__(self) -> None:
+        self.lock = sync.Lock()
+        self.requests = 0
+        self.latency = new_sketch()
+
+
+class ShardedNode:
+    """A fixed set of shards, one per handler thread (thread id modulo ``SHARDS``,
+    as a server sizes them by its worker count): recording never waits for
+    another writer, only a reader may briefly hold a shard's lock."""
+
+    SHARDS = 4
+
+    def __init__(self) -> None:
+        self.shards = tuple(_Shard() for _ in range(self.SHARDS))
+
+    def record(self, ms: int) -> None:
+        shard = self.shards[sync.thread_id() % self.SHARDS]
+        with shard.lock:
+            shard.requests += 1
+            shard.latency.add(ms)
+
+    def count(self) -> int:
+        total = 0
+        for shard in self.shards:
+            with shard.lock:
+                total += shard.requests
+        return total
+
+    def snapshot(self) -> DDSketch:
+        copy = new_sketch()
+        for shard in self.shards:
+            with shard.lock:
+                copy.merge(shard.latency)
+        return copy
+
+
+# --------------------------------------------------------------- the fleet
+class Fleet:
+    """The dashboard's view: totals and quantiles over every node."""
+
+    node_type: type[UnsyncNode] | type[ShardedNode] = UnsyncNode
+
+    def __init__(self) -> None:
+        self.nodes = {name: self.node_type() for name in NODES}
+
+    def record(self, node: str, ms: int) -> None:
+        """A request served by ``node`` took ``ms`` milliseconds."""
+        self.nodes[node].record(ms)
+
+    def total(self) -> int:
+        return sum(self.nodes[name].count() for name in NODES)
+
+    def merged(self) -> DDSketch:
+        """The fleet's latency sketch: the merge of every node's."""
+        sketch = new_sketch()
+        for name in NODES:
+            sketch.merge(self.nodes[name].snapshot())
+        return sketch
+
+    def quantile(self, q: float) -> float | None:
+        return self.merged().get_quantile_value(q)  # type: ignore[no-any-return]
+
+
+class LockedFleet(Fleet):
+    node_type = LockedNode
+
+
+class ShardedFleet(Fleet):
+    node_type = ShardedNode
+
+
+class AveragingFleet(LockedFleet):
+    """Each node reports its own p99; the dashboard averages them."""
+
+    def quantile(self, q: float) -> float | None:
+        values = [
+            self.nodes[name].snapshot().get_quantile_value(q) for name in NODES if self.nodes[name].count()
+        ]
+        return sum(values) / len(values) if values else None
+
+
+SYSTEM = System(
+    name="metrics_aggregation",
+    summary="Request counts and latency quantiles across a fleet: counters and mergeable DDSketch histograms",
+    kind="thr",
+    properties=("count_is_sum", "quantile_error"),
+    variants=[
+        Variant(
+            "unsynchronized",
+            Fleet,
+            expect="violation",
+            property="count_is_sum",
+            bug="self.requests += 1 with no lock: two handler threads read the same count and one request is lost",
+        ),
+        Variant(
+            "averaged_p99",
+            AveragingFleet,
+            expect="violation",
+            property="quantile_error",
+            bug="the fleet quantile is the mean of the nodes' quantiles: a slow node with few requests moves it "
+            "to a latency no request had",
+        ),
+        Variant("locked", LockedFleet, expect="correct"),
+        Variant("sharded", ShardedFleet, expect="correct"),
+    ],
+)
