@@ -17,11 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from ddsketch import DDSketch
 from hypothesis import strategies as st
 
 import racekit
-from racekit import ConcurrentStateMachine, History, PROFILES, quiescent_invariant, System, Variant, variant_tests
-from specs.metrics_aggregation import exact_quantile, FleetCountSpec, relative_error, within
+from racekit import (
+    PROFILES,
+    ConcurrentStateMachine,
+    History,
+    System,
+    Variant,
+    quiescent_invariant,
+    sync,
+    variant_tests,
+)
+from specs.metrics_aggregation import FleetCountSpec, exact_quantile, relative_error, within
 from systems import metrics_aggregation as ma
 
 LATENCY = st.integers(0, 40).map(lambda k: round(1.26**k))  # 1 ms .. 10 s, log-uniform
@@ -41,6 +52,8 @@ class Machine(ConcurrentStateMachine):
     variant_seeds = {
         # one fast request on a, one slow one on b: the mean of the two p99s is a latency nobody saw
         "averaged_p99": [[("record", ("a", 1))], [("record", ("b", 1000))]],
+        # T0 and T2 share shard 0 (thread id modulo 2); T1 reads while they write
+        "sharded": [[("record", ("a", 5))], [("total", ())], [("record", ("a", 7))]],
     }
 
     @quiescent_invariant("count_is_sum")
@@ -104,3 +117,107 @@ def test_the_locked_variant_never_enters_a_sketch_unlocked() -> None:
     result = _library_traced(ma.LockedFleet, "dpor", 2_000)
     assert not result.failed, result.message
     assert result.coverage is not None and result.coverage.exhaustive, result.coverage
+
+
+# ---------------------------------------------------------------------------
+# Planted bugs: realistic mistakes in copies of the fixed variants, each of
+# which the machine above must catch (a fixed variant is only as clean as the
+# bugs it would catch).
+class _AliasedMerge(ma.LockedFleet):
+    """merged() folds every node into node a's own sketch instead of a fresh one."""
+
+    def merged(self) -> Any:
+        sketch = self.nodes["a"].latency
+        for name in ma.NODES[1:]:
+            sketch.merge(self.nodes[name].snapshot())
+        return sketch
+
+
+class _CoarseNode(ma.LockedNode):
+    """Sketches configured with 5 % accuracy while the dashboard promises 1 %."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latency = DDSketch(relative_accuracy=0.05)
+
+    def snapshot(self) -> Any:
+        copy = DDSketch(relative_accuracy=0.05)
+        with self.lock:
+            copy.merge(self.latency)
+        return copy
+
+
+class _CoarseFleet(ma.LockedFleet):
+    node_type = _CoarseNode
+
+    def merged(self) -> Any:
+        sketch = DDSketch(relative_accuracy=0.05)
+        for name in ma.NODES:
+            sketch.merge(self.nodes[name].snapshot())
+        return sketch
+
+
+class _MaxOfQuantiles(ma.LockedFleet):
+    """The 'pessimistic' dashboard: the worst node's quantile."""
+
+    def quantile(self, q: float) -> float | None:
+        values = [self.nodes[n].snapshot().get_quantile_value(q) for n in ma.NODES if self.nodes[n].count()]
+        return max(values) if values else None
+
+
+class _ForgetsShardZero(ma.ShardedNode):
+    def count(self) -> int:
+        total = 0
+        for shard in self.shards[1:]:
+            with shard.lock:
+                total += shard.requests
+        return total
+
+
+class _ForgetsShardZeroFleet(ma.ShardedFleet):
+    node_type = _ForgetsShardZero
+
+
+class _UnlockedShards(ma.ShardedNode):
+    """No lock on the write path 'because writers have their own shard' - but
+    T0 and T2 share shard 0."""
+
+    def record(self, ms: int) -> None:
+        shard = self.shards[sync.thread_id() % self.SHARDS]
+        shard.requests += 1
+        shard.latency.add(ms)
+
+
+class _UnlockedShardsFleet(ma.ShardedFleet):
+    node_type = _UnlockedShards
+
+
+PLANTED = {
+    "locked_aliased_merge": (_AliasedMerge, "count_is_sum"),
+    "locked_coarse_sketch": (_CoarseFleet, "quantile_error"),
+    "locked_max_of_quantiles": (_MaxOfQuantiles, "quantile_error"),
+    "sharded_forgets_a_shard": (_ForgetsShardZeroFleet, "count_is_sum"),
+    "sharded_unlocked_shards": (_UnlockedShardsFleet, "count_is_sum"),
+}
+
+
+TRACED = (ma.__file__, __file__)  # the node classes live beside the fleets: trace both files
+
+
+class PlantedMachine(Machine):
+    system = System(
+        name="metrics_aggregation",
+        summary="planted bugs",
+        kind="thr",
+        variants=[Variant(n, f, expect="violation", property=p, trace_files=TRACED) for n, (f, p) in PLANTED.items()]
+        + [Variant("locked", ma.LockedFleet, expect="correct")],
+    )
+    variant_seeds = {n: Machine.variant_seeds.get(n.split("_")[0], Machine.seed_scenario) for n in PLANTED}
+
+
+@pytest.mark.parametrize("planted", sorted(PLANTED))
+def test_planted_bug_is_caught(planted: str) -> None:
+    found = racekit.search(PlantedMachine, planted, PROFILES["ci"])
+    # any property may fire first (an aliased merge also skews the quantiles; a
+    # forgotten shard shows in a total() read mid-run)
+    assert found.failed and found.property in ma.SYSTEM.properties, (found.property, found.message)
