@@ -84,7 +84,7 @@ def rate(factory: type[ma.Fleet], threads: int, ops: int) -> tuple[float, int]:
 
 def throughput(ops: int = 100_000) -> None:
     names = ["unsynchronized", "locked", "sharded"]
-    print(f"\nthroughput: record() per second, best of 3, ratio to unsynchronized (the baseline)")
+    print("\nthroughput: record() per second, best of 3, ratio to unsynchronized (the baseline)")
     print(f"{'threads':>7} " + " ".join(f"{n:>24}" for n in names))
     for threads in (1, 2, 4):
         cells, base = [], None
