@@ -8,7 +8,8 @@ primitives for thread systems), :mod:`racekit.sim` (the simulator) and
 * One call for plain ``threading`` code: :func:`explore`, :func:`replay`.
 * Declaring a catalogue system: :class:`System`, :class:`Variant`, a
   :class:`Spec` (or a ready model), and an engine - :class:`ConcurrentStateMachine`
-  for threads, ``racekit.sim.SimMachine``, ``racekit.crash.CrashMachine``.
+  for threads, ``racekit.sim.SimMachine``, ``racekit.crash.CrashMachine``,
+  :class:`SeriesMachine` for a pure function of an input series.
 * Checking it: :func:`variant_tests` (pytest), :func:`search`,
   :func:`run_scenario`, :func:`every_schedule`.
 
@@ -73,6 +74,10 @@ if TYPE_CHECKING:
     from racekit.sched.explore import ExploreResult as ExploreResult
     from racekit.sched.explore import explore as explore
     from racekit.sched.explore import replay as replay
+    from racekit.series import SeriesMachine as SeriesMachine
+    from racekit.series import SeriesMark as SeriesMark
+    from racekit.series import SeriesProperty as SeriesProperty
+    from racekit.series import SeriesRun as SeriesRun
     from racekit.spec import BLOCKED as BLOCKED
     from racekit.spec import Outcomes as Outcomes
     from racekit.spec import Spec as Spec
@@ -94,6 +99,10 @@ _WHERE = {
     "HistoryRecorder": "racekit.history",
     "Operation": "racekit.history",
     "ConcurrentStateMachine": "racekit.machine",
+    "SeriesMachine": "racekit.series",
+    "SeriesMark": "racekit.series",
+    "SeriesProperty": "racekit.series",
+    "SeriesRun": "racekit.series",
     "quiescent_invariant": "racekit.machine",
     "variant_tests": "racekit.testing",
     "WaitWatch": "racekit.waits",
@@ -139,6 +148,10 @@ __all__ = [
     "QueueSpec",
     "RegisterSpec",
     "Result",
+    "SeriesMachine",
+    "SeriesMark",
+    "SeriesProperty",
+    "SeriesRun",
     "SetSpec",
     "Spec",
     "System",
