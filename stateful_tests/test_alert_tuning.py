@@ -162,18 +162,18 @@ test_alert_tuning = variant_tests(Machine)
 class _LateByOneStep(at.HysteresisFor):
     """``>`` where ``>=`` was meant: fires one evaluation after the for-duration."""
 
-    def observe(self, t: int, value: int) -> at.State:
+    def observe(self, t: int, value: float) -> at.State:
         if self.firing:
-            if value < CLEAR:
+            if value < self.clear:
                 self.firing, self.active_since = False, None
                 return "ok"
             return "firing"
-        if value <= FIRE:
+        if value <= self.fire:
             self.active_since = None
             return "ok"
         if self.active_since is None:
             self.active_since = t
-        if t - self.active_since > FOR:
+        if t - self.active_since > self.for_s:
             self.firing = True
             return "firing"
         return "pending"
@@ -182,8 +182,8 @@ class _LateByOneStep(at.HysteresisFor):
 class _ResolvesAtTheFireLine(at.HysteresisFor):
     """The clear threshold mixed up with the fire threshold: no hysteresis left."""
 
-    def observe(self, t: int, value: int) -> at.State:
-        if self.firing and value <= FIRE:
+    def observe(self, t: int, value: float) -> at.State:
+        if self.firing and value <= self.fire:
             self.firing, self.active_since = False, None
             return "ok"
         return super().observe(t, value)
@@ -192,8 +192,8 @@ class _ResolvesAtTheFireLine(at.HysteresisFor):
 class _PendingSurvivesDips(at.HysteresisFor):
     """A dip does not restart the for-duration: three blips add up to a page."""
 
-    def observe(self, t: int, value: int) -> at.State:
-        if not self.firing and value <= FIRE:
+    def observe(self, t: int, value: float) -> at.State:
+        if not self.firing and value <= self.fire:
             return "ok"
         return super().observe(t, value)
 
@@ -201,7 +201,7 @@ class _PendingSurvivesDips(at.HysteresisFor):
 class _DoesNotLatch(at.HysteresisFor):
     """Says firing but never remembers it: the next sample in the gap resolves."""
 
-    def observe(self, t: int, value: int) -> at.State:
+    def observe(self, t: int, value: float) -> at.State:
         state = super().observe(t, value)
         self.firing = False
         return state

@@ -37,53 +37,58 @@ FOR = 60  # seconds a breach must last before the alert fires
 
 
 class RawThreshold:
-    """``value > 90``: the alert is the comparison, sample by sample."""
+    """``value > fire``: the alert is the comparison, sample by sample."""
 
-    def observe(self, t: int, value: int) -> State:
-        return "firing" if value > FIRE else "ok"
+    def __init__(self, fire: float = FIRE) -> None:
+        self.fire = fire
+
+    def observe(self, t: int, value: float) -> State:
+        return "firing" if value > self.fire else "ok"
 
 
 class ForOnly:
-    """``value > 90`` with ``for: 60s``: pending first, firing after a minute."""
+    """``value > fire`` with ``for: 60s``: pending first, firing after a minute."""
 
-    def __init__(self) -> None:
+    def __init__(self, fire: float = FIRE, for_s: int = FOR) -> None:
+        self.fire, self.for_s = fire, for_s
         self.active_since: int | None = None
 
-    def observe(self, t: int, value: int) -> State:
-        if value <= FIRE:
+    def observe(self, t: int, value: float) -> State:
+        if value <= self.fire:
             self.active_since = None
             return "ok"
         if self.active_since is None:
             self.active_since = t
-        return "firing" if t - self.active_since >= FOR else "pending"
+        return "firing" if t - self.active_since >= self.for_s else "pending"
 
 
 class HysteresisFor:
-    """Fire after a minute above 90; once firing, resolve only below 80."""
+    """Fire after a minute above ``fire``; once firing, resolve only below ``clear``."""
 
-    def __init__(self) -> None:
+    def __init__(self, fire: float = FIRE, clear: float = CLEAR, for_s: int = FOR) -> None:
+        self.fire, self.clear, self.for_s = fire, clear, for_s
         self.active_since: int | None = None
         self.firing = False
 
-    def observe(self, t: int, value: int) -> State:
+    def observe(self, t: int, value: float) -> State:
         if self.firing:
-            if value < CLEAR:
+            if value < self.clear:
                 self.firing = False
                 self.active_since = None
                 return "ok"
             return "firing"
-        if value <= FIRE:
+        if value <= self.fire:
             self.active_since = None
             return "ok"
         if self.active_since is None:
             self.active_since = t
-        if t - self.active_since >= FOR:
+        if t - self.active_since >= self.for_s:
             self.firing = True
             return "firing"
         return "pending"
 
 
-def run_rule(rule: RawThreshold | ForOnly | HysteresisFor, samples: list[int]) -> list[State]:
+def run_rule(rule: RawThreshold | ForOnly | HysteresisFor, samples: list[float]) -> list[State]:
     """The rule's state at each sample; sample ``i`` is taken at ``i * STEP`` seconds."""
     return [rule.observe(i * STEP, v) for i, v in enumerate(samples)]
 
