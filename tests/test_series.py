@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from racekit import PROFILES, SeriesMachine, SeriesMark, SeriesProperty, SeriesRun, System, Variant, search
+from racekit import (
+    PROFILES,
+    SeriesMachine,
+    SeriesMark,
+    SeriesProperty,
+    SeriesRun,
+    System,
+    Variant,
+    search,
+)
 from racekit.api import every_schedule
 from racekit.choice import Recorder, Replay
 
