@@ -28,5 +28,6 @@ for _module, _attr in (
     ("racekit.commands.gallery", "gallery"),
     ("racekit.commands.lincheck", "lincheck"),
     ("racekit.commands.txncheck", "txncheck"),
+    ("racekit.commands.mutate", "mutate"),
 ):
     main.add_command(getattr(importlib.import_module(_module), _attr))
