@@ -2,14 +2,16 @@
 
 Everything a system, a spec or a state machine needs is importable from
 here; kind-specific parts live in :mod:`racekit.sync` (schedulable
-primitives for thread systems), :mod:`racekit.sim` (the simulator) and
-:mod:`racekit.crash` (real processes).  The rest of the package is internal.
+primitives for thread systems), :mod:`racekit.sim` (the simulator),
+:mod:`racekit.crash` (real processes), :mod:`racekit.aio` (asyncio) and
+:mod:`racekit.series` (a pure function of an input series).  The rest of the package is internal.
 
-* One call for plain ``threading`` code: :func:`explore`, :func:`replay`.
+* One call for plain ``threading`` code: :func:`explore`, :func:`replay`;
+  for asyncio code: :func:`explore_async`, :func:`replay_async`.
 * Declaring a catalogue system: :class:`System`, :class:`Variant`, a
   :class:`Spec` (or a ready model), and an engine - :class:`ConcurrentStateMachine`
   for threads, ``racekit.sim.SimMachine``, ``racekit.crash.CrashMachine``,
-  :class:`SeriesMachine` for a pure function of an input series.
+  ``racekit.series.SeriesMachine``.
 * Checking it: :func:`variant_tests` (pytest), :func:`search`,
   :func:`run_scenario`, :func:`every_schedule`.
 
@@ -23,6 +25,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from racekit.aio.explore import explore_async as explore_async
+    from racekit.aio.explore import replay_async as replay_async
     from racekit.api import every_schedule as every_schedule
     from racekit.api import load_counterexample as load_counterexample
     from racekit.api import run_scenario as run_scenario
@@ -74,10 +78,6 @@ if TYPE_CHECKING:
     from racekit.sched.explore import ExploreResult as ExploreResult
     from racekit.sched.explore import explore as explore
     from racekit.sched.explore import replay as replay
-    from racekit.series import SeriesMachine as SeriesMachine
-    from racekit.series import SeriesMark as SeriesMark
-    from racekit.series import SeriesProperty as SeriesProperty
-    from racekit.series import SeriesRun as SeriesRun
     from racekit.spec import BLOCKED as BLOCKED
     from racekit.spec import Outcomes as Outcomes
     from racekit.spec import Spec as Spec
@@ -88,6 +88,8 @@ __version__ = "0.2.0"
 
 _WHERE = {
     "explore": "racekit.sched.explore",
+    "explore_async": "racekit.aio.explore",
+    "replay_async": "racekit.aio.explore",
     "replay": "racekit.sched.explore",
     "ExploreResult": "racekit.sched.explore",
     "System": "racekit.declarations",
@@ -99,10 +101,6 @@ _WHERE = {
     "HistoryRecorder": "racekit.history",
     "Operation": "racekit.history",
     "ConcurrentStateMachine": "racekit.machine",
-    "SeriesMachine": "racekit.series",
-    "SeriesMark": "racekit.series",
-    "SeriesProperty": "racekit.series",
-    "SeriesRun": "racekit.series",
     "quiescent_invariant": "racekit.machine",
     "variant_tests": "racekit.testing",
     "WaitWatch": "racekit.waits",
@@ -148,10 +146,6 @@ __all__ = [
     "QueueSpec",
     "RegisterSpec",
     "Result",
-    "SeriesMachine",
-    "SeriesMark",
-    "SeriesProperty",
-    "SeriesRun",
     "SetSpec",
     "Spec",
     "System",
@@ -161,9 +155,11 @@ __all__ = [
     "check_history",
     "every_schedule",
     "explore",
+    "explore_async",
     "load_counterexample",
     "quiescent_invariant",
     "replay",
+    "replay_async",
     "run_scenario",
     "search",
     "variant_tests",

@@ -247,7 +247,7 @@ def setup(db: str) -> None:
 
 
 def deposit(db: str, variant: str, amount: int) -> None:
-    """Runs in a worker process; the harness may kill it at any crash point."""
+    """Runs in a worker process; the harness may switch or kill it after any statement or commit."""
     with closing(sqlite3.connect(db)) as con:
         if variant == "two_commits":
             con.execute("INSERT INTO ledger VALUES (?)", (amount,))
@@ -274,7 +274,7 @@ SYSTEM = System(
 )
 '''
 
-_PROC_TEST = '''"""{name} under SIGKILL: a worker process per deposit, killed at any crash point."""
+_PROC_TEST = '''"""{name} under SIGKILL: a worker process per deposit, killed after any statement or commit."""
 
 from __future__ import annotations
 

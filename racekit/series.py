@@ -41,6 +41,8 @@ from racekit.declarations import System, Variant
 from racekit.engine import Phase, Plan
 from racekit.profiles import ProfileSettings
 
+__all__ = ["SeriesMachine", "SeriesMark", "SeriesProperty", "SeriesRun"]
+
 
 @dataclass(frozen=True)
 class SeriesMark:
@@ -67,6 +69,10 @@ class SeriesProperty:
     name: str
     check: Callable[[Any, SeriesRun], str | None]
     kind: str = "invariant"
+
+
+RAISED = SeriesProperty("no_exception", lambda scenario, run: None, kind="exception")
+"""What a run that raised violates: the variant must answer every series."""
 
 
 class SeriesMachine:
@@ -158,14 +164,19 @@ class SeriesSession:
         self.props = self.machine.checked_properties(self.variant)
 
     def run(self, scenario: Any, chooser: Chooser, *, detail: bool = False, mode: str = "step") -> Result:
-        run = self.machine.evaluate(self.variant, scenario)
         failed: SeriesProperty | None = None
         message = ""
-        for prop in self.props:
-            why = prop.check(scenario, run)
-            if why is not None:
-                failed, message = prop, why
-                break
+        try:
+            run = self.machine.evaluate(self.variant, scenario)
+        except Exception as exc:  # the system under test raised: a finding, like any other
+            run = SeriesRun([])
+            failed, message = RAISED, f"{type(exc).__name__}: {exc}"
+        else:
+            for prop in self.props:
+                why = prop.check(scenario, run)
+                if why is not None:
+                    failed, message = prop, why
+                    break
         trace = []
         for i, m in enumerate(run.marks):
             when = self.machine.clock(m.t)

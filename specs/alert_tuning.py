@@ -10,7 +10,8 @@ rule's state there.  Three promises:
 * **a sustained breach is detected within T**: if every sample from ``t0``
   to ``t0 + T`` is above the fire threshold, the alert fires by ``t0 + T``;
 * **resolves when clear**: at a sample below the clear threshold the alert
-  is not firing;
+  is not firing; and it resolves *only* there (hysteresis: a firing alert
+  holds at every sample at or above the clear threshold);
 * **fires only after T** (precision): when the alert starts firing, every
   sample of the last ``T`` was above the fire threshold - a blip shorter
   than the for-duration never pages.

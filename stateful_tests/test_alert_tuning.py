@@ -6,8 +6,10 @@ generates and shrinks (noise inside one 10-point band, or segments of
 levels with noise), then seeded random ones.  Properties (specs/alert_tuning.py):
 ``few_transitions`` (noise inside the hysteresis gap changes the alert at
 most once), ``detects_sustained_breach`` (a minute above 90 fires it) and
-``resolves_when_clear`` (below 80 it is not firing) and
-``fires_only_after_for`` (a blip shorter than the minute never pages).
+``resolves_when_clear`` (below 80 it is not firing),
+``resolves_only_below_clear`` (a firing alert resolves only on a sample
+below 80) and ``fires_only_after_for`` (a blip shorter than the minute
+never pages).
 """
 
 from __future__ import annotations
@@ -20,14 +22,11 @@ import pytest
 import racekit
 from racekit import (
     PROFILES,
-    SeriesMachine,
-    SeriesMark,
-    SeriesProperty,
-    SeriesRun,
     System,
     Variant,
     variant_tests,
 )
+from racekit.series import SeriesMachine, SeriesMark, SeriesProperty, SeriesRun
 from specs.alert_tuning import K, inside_gap, sustained_before, sustained_breaches, transitions
 from systems import alert_tuning as at
 from systems.alert_tuning import CLEAR, FIRE, FOR, STEP
@@ -81,6 +80,14 @@ def fires_only_after_for(scenario: Any, run: SeriesRun) -> str | None:
     return None
 
 
+def resolves_only_below_clear(scenario: Any, run: SeriesRun) -> str | None:
+    samples, states = scenario["samples"], run.data
+    for i in transitions(states):
+        if states[i] != "firing" and samples[i] >= CLEAR:
+            return f"the alert resolves at {clock(i * STEP)} on {samples[i]}, not below {CLEAR}: the hysteresis gap is gone"
+    return None
+
+
 def series(*parts: tuple[int, int]) -> dict[str, Any]:
     """A scenario from (value, how many samples) runs."""
     return {"samples": [v for v, n in parts for _ in range(n)]}
@@ -95,6 +102,7 @@ class Machine(SeriesMachine):
             series((91, 1), (89, 1), (91, 1)),  # noise across 90, sample by sample
             series((91, 5), (89, 1), (91, 5)),  # a minute just above 90, one dip
             series((70, 2), (95, 6), (70, 2)),  # a sustained breach, then recovery
+            series((95, 5), (70, 1), (95, 2)),  # a breach, recovery, at once a second breach
         ]
 
     @classmethod
@@ -130,6 +138,7 @@ class Machine(SeriesMachine):
             SeriesProperty("detects_sustained_breach", detects_sustained_breach, kind="liveness"),
             SeriesProperty("resolves_when_clear", resolves_when_clear, kind="liveness"),
             SeriesProperty("fires_only_after_for", fires_only_after_for),
+            SeriesProperty("resolves_only_below_clear", resolves_only_below_clear),
         ]
 
     @classmethod

@@ -24,6 +24,8 @@ TARGET = "systems.exactly_once"
 
 
 class ConsumerDriver(Driver):
+    target = TARGET  # the module whose consume runs in the worker (a test may plant a mutant)
+
     def __init__(self, variant: str, messages: list[list[Any]], redeliver: list[int]) -> None:
         self.variant = variant
         self.messages = [(str(a), int(n)) for a, n in messages]
@@ -43,7 +45,7 @@ class ConsumerDriver(Driver):
     def _consume(self, run: Run) -> None:
         run.note("broker", "deliver", " ".join(f"m{m}" for m in self.plan))
         args = {"broker": self.broker, "app": self.app, "variant": self.variant, "deliveries": self.plan}
-        run.submit("consumer", f"{TARGET}:consume", args, label=f"consume {len(self.plan)} deliveries")
+        run.submit("consumer", f"{self.target}:consume", args, label=f"consume {len(self.plan)} deliveries")
 
     def on_report(self, run: Run, task: Task, data: Any) -> None:
         self.position = int(data["delivery"])

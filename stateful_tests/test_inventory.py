@@ -25,11 +25,14 @@ from racekit import Draw, Variant, run_scenario, variant_tests
 from racekit.crash import Budget, CrashMachine, Driver, Run, Task, Violation, postgres, without_one
 from specs.inventory import check_inventory
 from systems import inventory
+from tests.crash_schedules import switch_at
 
 TARGET = "systems.inventory"
 
 
 class InventoryDriver(Driver):
+    target_module = TARGET  # the module whose client runs in the workers (a test may plant a mutant)
+
     def __init__(self, variant: str, stock: dict[str, int], clients: list[list[list[Any]]]) -> None:
         self.variant = variant
         self.stock = dict(stock)
@@ -50,7 +53,7 @@ class InventoryDriver(Driver):
             inventory.sqlite_setup(self.target, self.stock)
         for i, ops in enumerate(self.clients):
             label = ", ".join(f"reserve({sku!r}, {qty})" for sku, qty in ops)
-            task = run.submit(f"c{i}", f"{TARGET}:client",
+            task = run.submit(f"c{i}", f"{self.target_module}:client",
                               {"target": self.target, "strategy": self.variant, "name": f"c{i}", "ops": ops}, label=label)
             task.meta["ops"] = ops
 
@@ -168,9 +171,9 @@ def _stop_cluster() -> Iterator[None]:
 test_inventory = variant_tests(Machine)
 
 
-# What each strategy does in the canonical race: c0 reads, then c1 runs to the end, then c0 goes on.
+# What each strategy does in the canonical race: c0 reads (or, for the conditional UPDATE,
+# updates), then c1 runs to the end, then c0 goes on.
 RACE = {"stock": {"x": 1}, "clients": [[["x", 1]], [["x", 1]]]}
-SWITCH_AFTER_READ = [0, 1]
 EXPECTED = {
     "sqlite_implicit_txn": ("oversold", None),
     "sqlite_deferred": ("one reservation", "SQLITE_BUSY_SNAPSHOT"),
@@ -186,7 +189,10 @@ EXPECTED = {
 
 def race_outcome(name: str) -> tuple[str, str]:
     """(what happened, how the database reacted) for the canonical race on ``name``."""
-    out = run_scenario(Machine, name, RACE, SWITCH_AFTER_READ)
+    # inside BEGIN IMMEDIATE the read opens no gap (nobody else can write): switch right after the BEGIN
+    label = {"sqlite_conditional": "updated", "pg_conditional": "updated", "sqlite_immediate": "after BEGIN IMMEDIATE"}.get(
+        name, "read")
+    out = run_scenario(Machine, name, RACE, switch_at(Machine, name, RACE, [("c0", label)]))
     reaction = "; ".join(sorted({r["what"] for r in out.trace if "refused" in r["what"] or "waits" in r["what"]}))
     return ("oversold" if out.failed and out.property == "no-oversell" else "one reservation"), reaction
 
@@ -200,7 +206,7 @@ def test_sqlite_race_per_strategy(name: str) -> None:
 
 
 # c0 reads, c1 reads and updates (holding the row lock), c0 updates: c0 waits in the database.
-WAIT_RACE = [0, 1, 0, 1]
+WAIT_RACE = [("c0", "read"), ("c1", "written")]
 AFTER_WAIT = {
     "pg_read_committed": "oversold",  # the wait ends and c0 writes its stale value anyway
     "pg_repeatable_read": "one reservation",  # the wait ends in 40001, the retry reads 0
@@ -210,8 +216,9 @@ AFTER_WAIT = {
 
 @pytest.mark.parametrize("name", sorted(AFTER_WAIT))
 def test_pg_writer_waits_for_the_row_lock_then(name: str) -> None:
-    out = run_scenario(Machine, name, RACE, WAIT_RACE)
+    out = run_scenario(Machine, name, RACE, switch_at(Machine, name, RACE, WAIT_RACE))
     whats = [r["what"] for r in out.trace]
+    assert any(w.startswith("sql UPDATE items") for w in whats)  # psycopg connections are traced too
     assert "waits for a lock held by another worker (in the database)" in whats
     assert "lock granted: continues" in whats
     happened = "oversold" if out.failed and out.property == "no-oversell" else "one reservation"

@@ -25,6 +25,8 @@ TARGET = "systems.optimistic_locking"
 
 
 class RegisterDriver(Driver):
+    target = TARGET  # the module whose client runs in the workers (a test may plant a mutant)
+
     def __init__(self, variant: str, clients: list[list[list[Any]]]) -> None:
         self.variant = variant
         self.clients = clients
@@ -37,7 +39,7 @@ class RegisterDriver(Driver):
         self.db = str(run.workdir / "register.db")
         optimistic_locking.setup(self.db, 0)
         for i, ops in enumerate(self.clients):
-            task = run.submit(f"c{i}", f"{TARGET}:client", {"db": self.db, "mode": self.variant, "ops": ops},
+            task = run.submit(f"c{i}", f"{self.target}:client", {"db": self.db, "mode": self.variant, "ops": ops},
                               label=" ".join(f"{o[0]}({', '.join(map(str, o[1:]))})" for o in ops))
             task.meta["ops"] = ops
 

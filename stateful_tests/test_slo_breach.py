@@ -22,14 +22,11 @@ import pytest
 import racekit
 from racekit import (
     PROFILES,
-    SeriesMachine,
-    SeriesMark,
-    SeriesProperty,
-    SeriesRun,
     System,
     Variant,
     variant_tests,
 )
+from racekit.series import SeriesMachine, SeriesMark, SeriesProperty, SeriesRun
 from specs.slo_breach import RESET, exhaustion_minute, first_page, recoveries, safe, spent_in
 from systems import slo_breach as sb
 from systems.slo_breach import ALLOWED_PER_MINUTE, BUDGET

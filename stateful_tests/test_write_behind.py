@@ -27,6 +27,9 @@ TARGET = "systems.write_behind"
 
 
 class WriteBehindDriver(Driver):
+    target = TARGET  # the module whose serve/recover run in the worker (a test may plant a mutant)
+    power_loss = True  # the log's durability rests on fsync: a kill takes the page cache with it
+
     def __init__(self, variant: str, ops: list[list[Any]]) -> None:
         self.variant = variant
         self.ops = [list(op) for op in ops]
@@ -43,7 +46,7 @@ class WriteBehindDriver(Driver):
 
     def _serve(self, run: Run) -> None:
         args = {"db": self.db, "log": self.log, "variant": self.variant, "ops": self.ops, "first": self.next_op}
-        run.submit("cache", f"{TARGET}:serve", args, label=f"serve ops {self.next_op}..{len(self.ops) - 1}")
+        run.submit("cache", f"{self.target}:serve", args, label=f"serve ops {self.next_op}..{len(self.ops) - 1}")
 
     def on_report(self, run: Run, task: Task, data: Any) -> None:
         if "assign" in data:
@@ -63,7 +66,7 @@ class WriteBehindDriver(Driver):
             run.info(self.inflight[1], "client", "no ack: the cache died")
             self.inflight = None
         self._check(run, "after the kill", lost_too=False)
-        run.submit("cache", f"{TARGET}:recover", {"db": self.db, "log": self.log, "variant": self.variant}, label="restart + recover")
+        run.submit("cache", f"{self.target}:recover", {"db": self.db, "log": self.log, "variant": self.variant}, label="restart + recover")
 
     def on_done(self, run: Run, task: Task, result: Any) -> None:
         if task.target.endswith(":recover"):

@@ -97,7 +97,13 @@ SYSTEM = System(
     name="alert_tuning",
     summary="A threshold alert on a noisy metric: raw, for-duration, hysteresis + for-duration",
     kind="series",  # a pure function of its input series: racekit.SeriesMachine runs it
-    properties=("few_transitions", "detects_sustained_breach", "resolves_when_clear", "fires_only_after_for"),
+    properties=(
+        "few_transitions",
+        "detects_sustained_breach",
+        "resolves_when_clear",
+        "resolves_only_below_clear",
+        "fires_only_after_for",
+    ),
     variants=[
         Variant(
             "raw_threshold",

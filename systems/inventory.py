@@ -160,10 +160,13 @@ class SqliteInventory:
             return True
         except sqlite3.OperationalError as exc:
             con.execute("ROLLBACK")
-            if _locked(exc):
-                # in WAL mode: our snapshot is older than the last commit (SQLITE_BUSY_SNAPSHOT),
-                # or another writer holds the lock
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT:
+                # in WAL mode: our snapshot is older than the last commit; a fresh one will do
                 raise Retry("SQLITE_BUSY_SNAPSHOT (read snapshot is stale)", busy=False) from None
+            if _locked(exc):
+                # another writer holds the lock (SQLite does not wait when upgrading a read
+                # transaction): nothing to do until it commits or rolls back
+                raise Retry("SQLITE_BUSY (write lock held by another writer)", busy=True) from None
             raise
 
 

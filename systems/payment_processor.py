@@ -218,7 +218,6 @@ class Processor:
         # BUG (check_then_insert): look, then insert - another request can do the same in between
         if self._row(key) is not None:
             return False
-        pausepoint("key-checked")
         with write_txn(self.db):
             self.db.execute(
                 "INSERT INTO payments(key, state, owner, amount) VALUES (?, 'pending', ?, ?)", (key, self.me, amount)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from racekit import System, Variant
-from racekit.crash import crashpoint, report
+from racekit.crash import crashpoint, files, report
 
 HEADER = struct.Struct(">II")  # payload length, CRC32 of the payload
 
@@ -84,7 +84,12 @@ class WriteBehindCache:
         self.dirty: list[tuple[int, str, str]] = []  # (seq, key, value), in write order
         self.next_seq = 1
         self.lock = threading.Lock()
-        self._log_fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644) if config.log else -1
+        self._log_fd = -1
+        if config.log:
+            created = not os.path.exists(log_path)
+            self._log_fd = files.open(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            if created:  # the log's name must survive a power loss too, not only its records
+                files.fsync_dir(os.path.dirname(os.path.abspath(log_path)))
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
 
@@ -92,7 +97,7 @@ class WriteBehindCache:
         self.stop_flusher()
         self.db.close()
         if self._log_fd >= 0:
-            os.close(self._log_fd)
+            files.close(self._log_fd)
 
     # ------------------------------------------------------------ recovery
     def _flushed_upto(self) -> int:
@@ -100,8 +105,7 @@ class WriteBehindCache:
 
     def _read_log(self) -> list[tuple[int, str, str]]:
         """Whole records of the log; a torn tail is cut off (it was never acknowledged)."""
-        with open(self.log_path, "rb") as fh:
-            data = fh.read()
+        data = files.read_bytes(self.log_path)
         records, pos = [], 0
         while pos + HEADER.size <= len(data):
             length, crc = HEADER.unpack_from(data, pos)
@@ -112,8 +116,8 @@ class WriteBehindCache:
             records.append((int(seq), str(key), str(value)))
             pos += HEADER.size + length
         if pos < len(data):
-            os.truncate(self.log_path, pos)  # later appends must not follow garbage
-            os.fsync(self._log_fd)
+            files.truncate(self.log_path, pos)  # later appends must not follow garbage
+            files.fsync(self._log_fd)
         return records
 
     def recover(self) -> int:
@@ -129,7 +133,6 @@ class WriteBehindCache:
             for seq, key, value in todo:
                 self.db.execute(UPSERT, (key, value, seq))
             self.db.execute("UPDATE meta SET value = ? WHERE name = 'flushed_upto'", (todo[-1][0],))
-            crashpoint("recover-before-commit")
             self.db.execute("COMMIT")
             crashpoint("recover-committed")
         self._truncate_log()
@@ -146,10 +149,10 @@ class WriteBehindCache:
             report({"assign": seq, "key": key, "value": value})  # harness bookkeeping only
             if self.config.log:
                 body = json.dumps([seq, key, value]).encode()
-                os.write(self._log_fd, HEADER.pack(len(body), zlib.crc32(body)))
+                files.write(self._log_fd, HEADER.pack(len(body), zlib.crc32(body)))
                 crashpoint("log-header-written")
-                os.write(self._log_fd, body)
-                os.fsync(self._log_fd)
+                files.write(self._log_fd, body)
+                files.fsync(self._log_fd)  # durable before the ack: a power loss cannot take it back
                 crashpoint("log-synced")
             self.cache[key] = value
             self.dirty.append((seq, key, value))
@@ -184,9 +187,7 @@ class WriteBehindCache:
         self.db.execute("BEGIN IMMEDIATE")
         for seq, key, value in batch:  # log order; the seq guard makes a replay harmless
             self.db.execute(UPSERT, (key, value, seq))
-            crashpoint("flush-record")
         self.db.execute("UPDATE meta SET value = ? WHERE name = 'flushed_upto'", (batch[-1][0],))
-        crashpoint("flush-before-commit")
         self.db.execute("COMMIT")
         crashpoint("flush-committed")
 
@@ -218,8 +219,8 @@ class WriteBehindCache:
     def _truncate_log(self) -> None:
         """Everything logged is in the database: start the log afresh."""
         if self._log_fd >= 0 and os.fstat(self._log_fd).st_size:
-            os.ftruncate(self._log_fd, 0)
-            os.fsync(self._log_fd)
+            files.ftruncate(self._log_fd, 0)
+            files.fsync(self._log_fd)
             crashpoint("log-truncated")
 
     # ------------------------------------------------------ production mode

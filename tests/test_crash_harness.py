@@ -79,7 +79,7 @@ class Race(Driver):
             run.submit(f"t{i}", f"{T}:racy_increment", {"path": self.path})
 
     def finish(self, run: Run) -> None:
-        got = int(Path(self.path).read_text())
+        got = int(Path(self.path).read_text() or "0")  # truncated, never rewritten: 0
         if got != self.n:
             raise Violation("no-lost-update", f"{self.n} increments gave {got}")
 
@@ -117,25 +117,46 @@ def test_points_are_noops_outside_a_harness() -> None:
 # -------------------------------------------------------------- step mode
 
 
+LINES_POINTS = [
+    "crashpoint after create #1",
+    "crashpoint after write #1", "crashpoint after-0 #1",
+    "crashpoint after write #2", "crashpoint after-1 #1",
+    "crashpoint after write #3", "crashpoint after-2 #1",
+]
+
+
 def test_a_run_without_kills_passes_every_point(session: Session) -> None:
+    """Points are automatic: after each operation (create, write) and each report; labels name them."""
     d = Lines(["a", "b", "c"])
     r = session.run(d, Replay([]), max_kills=1)
     assert not r.failed and r.kills == 0
     assert d.content == ["a", "b", "c"] and d.reported == ["a", "b", "c"]
-    points = [row["what"] for row in r.trace if row["what"].startswith("crashpoint")]
-    assert points == ["crashpoint after-0 #1", "crashpoint after-1 #1", "crashpoint after-2 #1"]
-    where = next(row["where"] for row in r.trace if row["what"].startswith("crashpoint"))
-    assert where.startswith("tests/test_crash_targets.py:")
+    points = [row["what"] for row in r.trace if row["what"].startswith(("crashpoint", "pausepoint"))]
+    assert points == LINES_POINTS
+    ops = [row["what"] for row in r.trace if row["what"].startswith(("create", "write"))]
+    assert ops == ["create out.txt", "write out.txt 2 bytes", "write out.txt 2 bytes", "write out.txt 2 bytes"]
+    wheres = [row["where"] for row in r.trace if row["what"].startswith("crashpoint")]
+    assert all(w.startswith("tests/test_crash_targets.py:") for w in wheres), wheres
+    assert r.stats["ops"] == 4
 
 
 @pytest.mark.parametrize("k", [0, 1, 2])
 def test_a_kill_lands_exactly_at_the_chosen_point(session: Session, k: int) -> None:
     d = Lines(["a", "b", "c"])
-    r = session.run(d, Replay([0] * k + [1]), max_kills=1)
+    at = LINES_POINTS.index(f"crashpoint after-{k} #1")
+    r = session.run(d, Replay([0] * at + [1]), max_kills=1)
     assert r.kills == 1
     assert d.killed_at == (f"after-{k}", 1, True)
     assert d.content == ["a", "b", "c"][: k + 1]  # what ran before the point, nothing after
     assert any(row["what"] == f"KILLED (SIGKILL) at after-{k} #1" for row in r.trace)
+
+
+def test_a_kill_after_an_unreported_write_keeps_the_write(session: Session) -> None:
+    d = Lines(["a", "b"])
+    at = LINES_POINTS.index("crashpoint after write #2")
+    r = session.run(d, Replay([0] * at + [1]), max_kills=1)
+    assert r.kills == 1 and d.killed_at == ("after write", 2, True)
+    assert d.content == ["a", "b"] and d.reported == ["a"]  # written, never acknowledged
 
 
 def test_same_choices_same_trace(session: Session) -> None:
@@ -163,6 +184,82 @@ def test_targets_outside_the_allowed_packages_are_refused(session: Session) -> N
 def test_every_lock_refused_forever_is_a_deadlock(session: Session) -> None:
     r = session.run(One("spin_busy", tasks=2), Replay([]))
     assert r.failed and r.kind == "deadlock"
+
+
+class LockQueue(Driver):
+    """One task holds SQLite's write lock; two others are refused and wait at busy points."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+
+    def start(self, run: Run) -> None:
+        import sqlite3
+
+        db = str(run.workdir / "q.db")
+        with sqlite3.connect(db) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("CREATE TABLE t (v INTEGER)")
+        con.close()
+        run.submit("w1", f"{T}:sqlite_retry", {"db": db})
+        run.submit("w2", f"{T}:sqlite_retry", {"db": db})
+        run.submit("holder", f"{T}:sqlite_hold", {"db": db})
+
+    def on_report(self, run: Run, task: Task, data: Any) -> None:
+        self.refused += 1
+
+
+def test_refused_waiters_do_not_wake_each_other(session: Session) -> None:
+    """Only progress (a commit, a released lock, an end) lets a busy waiter retry.
+
+    The holder (started first, listed last) stops with the lock; w1 and w2 are
+    refused.  Each refusal passes a plain stop before its busy one; if that
+    counted as progress, w1 and w2 would wake each other forever and the
+    default choice (the lowest ready lane) would never be the holder.
+    """
+    d = LockQueue()
+    r = session.run(d, Replay([2, 1]), max_steps=200)
+    assert not r.failed, r.message
+    assert d.refused == 2
+
+
+class Waiters(Driver):
+    """Two tasks of plain production code (sqlite3's default timeout: wait for the lock)."""
+
+    def start(self, run: Run) -> None:
+        import sqlite3
+
+        self.db = str(run.workdir / "w.db")
+        with sqlite3.connect(self.db) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("CREATE TABLE t (v INTEGER)")
+        con.close()
+        run.submit("holder", f"{T}:sqlite_default_timeout", {"db": self.db, "value": 1})
+        run.submit("waiter", f"{T}:sqlite_default_timeout", {"db": self.db, "value": 2})
+
+    def finish(self, run: Run) -> None:
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(self.db)) as con:
+            self.rows = sorted(v for (v,) in con.execute("SELECT v FROM t"))
+
+
+def test_a_connection_that_would_wait_for_a_lock_waits_at_a_busy_point(session: Session) -> None:
+    """The busy handler, emulated: the holder is paused, so a real wait could only run out.
+
+    The holder stops right after its ``BEGIN IMMEDIATE``; the waiter's
+    ``BEGIN IMMEDIATE`` is refused (it was opened with ``timeout=0``), it waits
+    at a busy point until the holder commits, then the same statement runs again.
+    """
+    d = Waiters()
+    r = session.run(d, Replay([0, 1]), step_timeout=3)  # holder to its first stop, then the waiter
+    assert not r.failed, r.message
+    whats = [(row["name"], row["what"]) for row in r.trace]
+    refused = whats.index(("waiter", "sql BEGIN IMMEDIATE raised OperationalError: database is locked"))
+    assert whats[refused + 1] == ("waiter", "pausepoint sqlite-busy #1 (busy: waits for another worker)")
+    committed = whats.index(("holder", "sql COMMIT"))
+    assert refused < committed < whats.index(("waiter", "sql COMMIT"))
+    assert d.rows == [1, 2]
 
 
 # ----------------------------------------------------------------- bounds
@@ -230,7 +327,7 @@ def test_shared_pools_close_and_workers_die_with_their_parent(tmp_path: Path) ->
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(ROOT))
     assert parent.stdout is not None
     pids = json.loads(parent.stdout.readline())
-    assert len(survivors(pids)) == 2
+    assert len(survivors(pids)) == 3  # the zygote and the two workers it forked, each in its own group
     parent.kill()
     parent.wait(10)
     assert wait_gone(pids, 10) == []
@@ -354,7 +451,8 @@ def test_hypothesis_drives_kills_and_shrinks_them(session: Session) -> None:
     plan = PartialMachine.plan(RACY, portfolio_profile())
     rep = portfolio.run_phase(PartialMachine, RACY, cs, "hypothesis", 40, portfolio.knobs_for(PartialMachine, plan))
     assert rep.found is not None
-    assert rep.found.choices == [0, 1]  # shrunk: the earliest kill that still fails
+    # shrunk: the earliest kill that still fails - right after the second write
+    assert rep.found.choices == [0] * LINES_POINTS.index("crashpoint after write #2") + [1]
 
 
 def test_minimize_drops_requests_and_choices(session: Session) -> None:
@@ -373,13 +471,33 @@ def test_minimize_drops_requests_and_choices(session: Session) -> None:
     assert scenario == 2 and nonzero(choices) == 1
 
 
-def test_worker_pool_reuses_survivors(tmp_path: Path) -> None:
-    with WorkerPool(ROOT, tmp_path / "log") as pool:
+@pytest.mark.parametrize("fork", [True, False])
+def test_worker_pool_reuses_survivors(tmp_path: Path, fork: bool) -> None:
+    with WorkerPool(ROOT, tmp_path / "log", fork=fork) as pool:
         w = pool.acquire()
         pool.release(w)
         assert pool.acquire() is w
+        assert (w.popen is None) == fork  # forked by the zygote, or a child of ours
         pool.discard(w)
+        assert not alive(w.pid)
         assert pool.started == 1
+        assert (pool.zygote is not None) == fork
+
+
+def test_forked_workers_run_kill_and_leave_nothing(tmp_path: Path) -> None:
+    """Workers forked by the zygote behave like spawned ones: kills land, grandchildren die, all reaped."""
+    with Session(ROOT, shared=False) as s:
+        assert s.pool is not None and s.pool.fork
+        d = One("spawn_child")
+        r = s.run(d, Replay([1]), max_kills=1)
+        assert r.kills == 1
+        grandchild = d.reports[0]["child"]
+        r = s.run(Race(), Replay([0, 1]))
+        assert r.failed and r.property == "no-lost-update"
+        groups = list(s.pool.groups)
+        assert s.pool.zygote is not None and s.pool.zygote.pid in groups
+    assert survivors(groups) == []
+    assert not alive(grandchild)
 
 
 def test_a_guarded_server_dies_with_its_owner(tmp_path: Path) -> None:

@@ -11,16 +11,13 @@ from typing import Any
 
 from racekit import (
     PROFILES,
-    SeriesMachine,
-    SeriesMark,
-    SeriesProperty,
-    SeriesRun,
     System,
     Variant,
     search,
 )
 from racekit.api import every_schedule
 from racekit.choice import Recorder, Replay
+from racekit.series import SeriesMachine, SeriesMark, SeriesProperty, SeriesRun
 
 
 class Strict:
@@ -125,3 +122,18 @@ def test_a_broken_variant_is_judged_by_its_own_property_only() -> None:
 
 def test_the_fixed_variant_replays_the_broken_scenario_clean() -> None:
     assert not every_schedule(Toy, "inclusive", {"values": [10]}).failed
+
+
+class Crashes:
+    def fires(self, v: int) -> bool:
+        if v == 13:
+            raise ValueError("unlucky")
+        return v >= 10
+
+
+def test_an_exception_in_the_system_is_a_finding_not_a_crash() -> None:
+    system = System("high_water", "toy", "series", [Variant("crashes", Crashes, expect="correct")])
+    machine = type("CrashToy", (Toy,), {"system": system})
+    found = search(machine, "crashes", PROFILES["ci"])
+    assert found.failed and found.kind == "exception" and found.property == "no_exception", found
+    assert found.message == "ValueError: unlucky" and found.scenario == {"values": [13]}

@@ -1,19 +1,26 @@
-"""Crash harness: real worker processes against real databases, killed at chosen points.
+"""Crash harness: real worker processes against real databases and files, killed at chosen points.
 
-System code imports only the points (cheap; no-ops outside a harness)::
+System code needs nothing to get points: in a harness worker every SQL
+statement and commit (sqlite3, psycopg) and every write, fsync and rename
+through :mod:`racekit.crash.files` is an operation, and the worker stops
+between operations.  It may add labels and reports (cheap; no-ops outside a
+harness)::
 
-    from racekit.crash import crashpoint, pausepoint, report
+    from racekit.crash import crashpoint, files, operation, pausepoint, report
 
 A system's test imports the engine from here too - ``CrashMachine``,
 ``Budget``, ``Driver``, ``Run``, ``Task``, ``Violation``, ``without_one``,
 and the helpers for services (``Service``, ``child_env``, ``scratch_dir``,
 ``survivors``, ``postgres``).  Those load on first use, so a worker process
-that only needs the points starts fast.  Internals: :mod:`racekit.crash.run`
-(one run: the core loop), :mod:`racekit.crash.machine` (the Engine),
-:mod:`racekit.crash.session` (a pool and a scratch directory around many
-runs), :mod:`racekit.crash.procs` (processes, pools, services, leftovers),
-:mod:`racekit.crash.postgres` (a throwaway PostgreSQL cluster).  See
-docs/crash.md.
+that only needs the points starts fast.  Internals: :mod:`racekit.crash.point`
+(points, labels, channels), :mod:`racekit.crash.db` (traced connections),
+:mod:`racekit.crash.files` (the file layer and the durable record),
+:mod:`racekit.crash.powerloss` (applying a power loss),
+:mod:`racekit.crash.run` (one run: the core loop), :mod:`racekit.crash.machine`
+(the Engine), :mod:`racekit.crash.session` (a pool and a scratch directory
+around many runs), :mod:`racekit.crash.procs` (processes, pools, services,
+leftovers), :mod:`racekit.crash.postgres` (a throwaway PostgreSQL cluster).
+See docs/crash.md.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from racekit.crash.point import active as active
 from racekit.crash.point import crashpoint as crashpoint
+from racekit.crash.point import operation as operation
 from racekit.crash.point import pausepoint as pausepoint
 from racekit.crash.point import report as report
 from racekit.crash.point import stepping as stepping
 
 if TYPE_CHECKING:
+    from racekit.crash import files as files
     from racekit.crash import postgres as postgres
     from racekit.crash.machine import Budget as Budget
     from racekit.crash.machine import CrashMachine as CrashMachine
@@ -66,6 +75,8 @@ __all__ = [
     "active",
     "child_env",
     "crashpoint",
+    "files",
+    "operation",
     "pausepoint",
     "postgres",
     "report",
@@ -77,8 +88,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "postgres":
-        return importlib.import_module("racekit.crash.postgres")
+    if name in ("postgres", "files"):
+        return importlib.import_module(f"racekit.crash.{name}")
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module 'racekit.crash' has no attribute {name!r}")

@@ -19,6 +19,7 @@ import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -134,25 +135,110 @@ def child_env(root: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
 # One harness worker (see racekit.crash.worker)
 
 
-class WorkerProcess:
-    """A ``racekit/crash/worker.py`` process: JSON commands in, JSON events out."""
+class Zygote:
+    """A fork server (``worker.py --zygote``): a warm process that forks workers.
+
+    A fresh ``python -S`` worker costs ~60 ms of CPU before it says "ready"
+    (interpreter, racekit's modules, sqlite3); a fork of a warm process costs
+    ~2 ms, and modules the zygote preloaded (the systems' own) come for free.
+    Every kill costs a worker, so kills got that much cheaper.  The zygote has
+    its own session; it leaves when its socket closes, whoever closes it.
+    """
 
     def __init__(self, root: Path, log: IO[bytes], env: Mapping[str, str] | None = None) -> None:
-        r, w = os.pipe()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.popen = subprocess.Popen(
-                [sys.executable, "-S", str(Path(__file__).with_name("worker.py")), str(w)],
-                stdin=subprocess.PIPE,
+                [sys.executable, "-S", str(Path(__file__).with_name("worker.py")), "--zygote", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                pass_fds=(w,),
+                pass_fds=(theirs.fileno(),),
                 cwd=str(root),
                 env=child_env(root, env),
                 start_new_session=True,
             )
         finally:
-            os.close(w)
+            theirs.close()
+        self.sock = mine
+        self.sock.settimeout(SPAWN_TIMEOUT)
         self.pid = self.popen.pid
+        self.preloaded: set[str] = set()
+
+    def _ask(self, request: Mapping[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
+        socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
+        reply = self.sock.recv(65536)
+        if not reply:
+            raise HarnessError(f"zygote {self.pid} is gone")
+        answer: dict[str, Any] = json.loads(reply)
+        return answer
+
+    def fork(self, cmd_r: int, ev_w: int) -> int:
+        answer = self._ask({"op": "fork"}, (cmd_r, ev_w))
+        if "pid" not in answer:
+            raise HarnessError(f"zygote {self.pid} could not fork: {answer}")
+        return int(answer["pid"])
+
+    def preload(self, module: str) -> None:
+        """Import ``module`` in the zygote (once), so later workers start with it."""
+        if module in self.preloaded:
+            return
+        self.preloaded.add(module)
+        with contextlib.suppress(HarnessError, OSError, ValueError):
+            self._ask({"op": "preload", "module": module})
+
+    def close(self, timeout: float = 5.0) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+        kill_group(self.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+
+
+class WorkerProcess:
+    """A ``racekit/crash/worker.py`` process: JSON commands in, JSON events out.
+
+    Started with ``python -S`` or, given a :class:`Zygote`, forked by it (then
+    not our child: its death is watched in ``/proc``, the zygote reaps it).
+    """
+
+    def __init__(self, root: Path, log: IO[bytes], env: Mapping[str, str] | None = None,
+                 zygote: Zygote | None = None) -> None:
+        self.popen: subprocess.Popen[bytes] | None = None
+        if zygote is not None:
+            cmd_r, cmd_w = os.pipe()
+            ev_r, ev_w = os.pipe()
+            try:
+                self.pid = zygote.fork(cmd_r, ev_w)
+            except BaseException:
+                for fd in (cmd_w, ev_r):
+                    os.close(fd)
+                raise
+            finally:
+                os.close(cmd_r)
+                os.close(ev_w)
+            self._stdin: IO[bytes] = os.fdopen(cmd_w, "wb")
+            r = ev_r
+        else:
+            r, w = os.pipe()
+            try:
+                self.popen = subprocess.Popen(
+                    [sys.executable, "-S", str(Path(__file__).with_name("worker.py")), str(w)],
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=log,
+                    pass_fds=(w,),
+                    cwd=str(root),
+                    env=child_env(root, env),
+                    start_new_session=True,
+                )
+            finally:
+                os.close(w)
+            assert self.popen.stdin is not None
+            self._stdin = self.popen.stdin
+            self.pid = self.popen.pid
         self._fd = r
         self._buf = b""
         self._sel = selectors.DefaultSelector()
@@ -164,11 +250,10 @@ class WorkerProcess:
         return self._fd
 
     def send(self, obj: Mapping[str, Any]) -> None:
-        assert self.popen.stdin is not None
         try:
-            self.popen.stdin.write(json.dumps(obj, sort_keys=True).encode() + b"\n")
-            self.popen.stdin.flush()
-        except (BrokenPipeError, OSError):
+            self._stdin.write(json.dumps(obj, sort_keys=True).encode() + b"\n")
+            self._stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
             pass  # it died; the next recv sees EOF
 
     def _line(self) -> dict[str, Any] | None:
@@ -214,24 +299,35 @@ class WorkerProcess:
             raise HarnessError(f"worker {self.pid} did not start: {msg}")
         self.ready = True
 
+    def _wait(self, timeout: float) -> bool:
+        """Wait until the process is gone (reaped); False on timeout."""
+        if self.popen is not None:
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+        deadline = time.monotonic() + timeout
+        while alive(self.pid):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.0005)
+        return True
+
     def kill(self, timeout: float = 10.0) -> None:
-        """SIGKILL the process group and reap the leader."""
+        """SIGKILL the process group and wait for the leader to be gone."""
         kill_group(self.pid)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:  # pragma: no cover - the kernel did not deliver SIGKILL
-            raise HarnessError(f"worker {self.pid} survived SIGKILL for {timeout} s") from None
+        if not self._wait(timeout):  # pragma: no cover - the kernel did not deliver SIGKILL
+            raise HarnessError(f"worker {self.pid} survived SIGKILL for {timeout} s")
         self._close_fds()
 
     def close(self, timeout: float = 5.0) -> None:
         """Ask it to leave; kill it if it does not within ``timeout``."""
-        if self.popen.poll() is None:
+        if alive(self.pid):
             self.send({"op": "exit"})
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout)
+            self._wait(timeout)
         kill_group(self.pid)  # anything it started goes too
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout)
+        self._wait(timeout)
         self._close_fds()
 
     def _close_fds(self) -> None:
@@ -241,9 +337,8 @@ class WorkerProcess:
         self._sel.close()
         with contextlib.suppress(OSError):
             os.close(self._fd)
-        if self.popen.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.popen.stdin.close()
+        with contextlib.suppress(OSError):
+            self._stdin.close()
 
 
 class WorkerPool:
@@ -251,12 +346,14 @@ class WorkerPool:
 
     Starting a Python process costs tens of milliseconds of CPU; a crash run
     kills one or two workers, not all of them, so the survivors go back to
-    the pool and a spare is started in the background after each kill.
-    ``close`` ends every process it ever started and checks none is left.
+    the pool and a spare is forked (by a :class:`Zygote`, ``fork=True``) or
+    started in the background after each kill.  ``close`` ends every process
+    it ever started and checks none is left.
     """
 
     def __init__(
-        self, root: Path, log_path: Path | None = None, spares: int = 1, env: Mapping[str, str] | None = None
+        self, root: Path, log_path: Path | None = None, spares: int = 1, env: Mapping[str, str] | None = None,
+        fork: bool = True,
     ) -> None:
         self.root = root
         if log_path is None:
@@ -274,12 +371,22 @@ class WorkerPool:
         self.groups: list[int] = []
         self.started = 0
         self.closed = False
+        self.fork = fork
+        self.zygote: Zygote | None = None
 
     def _spawn(self) -> WorkerProcess:
-        w = WorkerProcess(self.root, self.log, self.env)
+        if self.fork and (self.zygote is None or self.zygote.popen.poll() is not None):
+            self.zygote = Zygote(self.root, self.log, self.env)
+            self.groups.append(self.zygote.pid)
+        w = WorkerProcess(self.root, self.log, self.env, self.zygote if self.fork else None)
         self.groups.append(w.pid)
         self.started += 1
         return w
+
+    def preload(self, module: str) -> None:
+        """Workers forked from now on start with ``module`` imported."""
+        if self.zygote is not None:
+            self.zygote.preload(module)
 
     def top_up(self) -> None:
         while len(self.idle) < self.spares:
@@ -323,6 +430,8 @@ class WorkerPool:
         for w in self.busy + self.idle:
             w.close()
         self.busy, self.idle = [], []
+        if self.zygote is not None:
+            self.zygote.close()
         self.log.close()
         return wait_gone(self.groups, 5.0)
 

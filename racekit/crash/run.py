@@ -7,7 +7,8 @@ restart), and checks the durable state (``finish``, or at any callback, by
 raising :class:`Violation`).
 
 **The core loop** (:meth:`Run._step_loop`, step mode).  Every worker stops
-at each of its points and waits.  At each step the loop asks the chooser
+at each of its points - between two operations on durable state, see
+:mod:`racekit.crash.point` - and waits.  At each step the loop asks the chooser
 which stopped task goes next (``kind="proc"``; option 0 = the one that ran
 last, so a schedule without preemptions is all zeros) and, when that task
 stands on a crash point and the kill budget allows, whether to SIGKILL it
@@ -21,6 +22,11 @@ speed; the chooser picks, per task, a delay after which the parent kills it
 (a kill "at a random instant").  Used for volume (hundreds of random
 kills); its failures are re-found in step mode to get a replayable
 schedule.
+
+**Power loss** (a driver with ``power_loss = True``): a kill takes the
+whole machine - every worker dies - and files written through
+:mod:`racekit.crash.files` lose what was not fsynced (a further choice:
+lost, torn or kept; see :mod:`racekit.crash.powerloss`).
 
 Bounds: every wait on a worker has a timeout (``step_timeout``), a run has a
 step limit and a wall-clock limit, and the pool of processes is closed by
@@ -36,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from racekit.choice.chooser import Chooser
+from racekit.crash.powerloss import MODES, Disk
 from racekit.crash.procs import HarnessError, WorkerPool, WorkerProcess, kill_group
 from racekit.history import History, Operation, Status
 
@@ -68,6 +75,7 @@ class Task:
     label: str
     state: str = "new"  # new / running / at / busy / blocked / done / killed / failed
     point: tuple[str, int, bool] | None = None  # (point, hit, is-crash-point)
+    moved: bool = False  # its last step made progress (a durable change or a released lock)
     proc: WorkerProcess | None = None
     result: Any = None
     error: str = ""
@@ -91,6 +99,11 @@ class Driver:
     is the point - so its driver answers :meth:`blocked` from
     ``pg_stat_activity``, and the loop parks the task until the lock is free.
     """
+
+    power_loss: bool = False
+    """Whether a kill is a power loss: every worker dies, and files written through
+    :mod:`racekit.crash.files` lose what was not fsynced (step mode only; free-mode
+    kills stay process crashes).  For systems whose durability rests on fsync."""
 
     def blocked(self, run: Run, task: Task) -> bool:
         """Is ``task`` (which sent nothing for a few ms) waiting for a lock in the database?"""
@@ -202,6 +215,9 @@ class Run:
         self.steps = 0
         self.current: Task | None = None
         self._deadline = 0.0
+        self.durable: Path | None = None  # the file layer's record of durable state (power loss modelled)
+        self._retried = False  # every waiter was let retry once since the last progress
+        self.ops = 0
 
     # ------------------------------------------------------------ for drivers
     def submit(self, name: str, target: str, args: dict[str, Any] | None = None, label: str = "") -> Task:
@@ -245,6 +261,9 @@ class Run:
         started = time.monotonic()
         self._deadline = started + self.time_limit
         result = RunResult(False)
+        if self.driver.power_loss and self.mode == "step":
+            self.durable = self.workdir / ".racekit-durable"
+            self.durable.mkdir()
         try:
             self.driver.start(self)
             if self.mode == "step":
@@ -263,7 +282,7 @@ class Run:
         result.kills = self.kills
         result.steps = self.steps
         result.seconds = time.monotonic() - started
-        result.stats = {"kills": self.kills, "steps": self.steps, **self.driver.stats()}
+        result.stats = {"kills": self.kills, "steps": self.steps, "ops": self.ops, **self.driver.stats()}
         return result
 
     def _abandon(self) -> None:
@@ -291,6 +310,14 @@ class Run:
                 continue
             if not ready:
                 waiting = [t for t in self.tasks if t.state == "busy"]
+                if waiting and not self._retried:
+                    # Nobody else can move.  What a waiter is waiting for may have happened
+                    # after its last look (between its read and its busy point): each retries
+                    # once; only if all refuse again with no progress is it a deadlock.
+                    self._retried = True
+                    for t in waiting:
+                        t.state = "at"
+                    continue
                 if waiting:
                     names = ", ".join(f"{t.name} at {t.point[0] if t.point else '?'}" for t in waiting)
                     raise Violation("no-deadlock", f"every live task waits for another: {names}", kind="deadlock")
@@ -320,15 +347,21 @@ class Run:
             assert task.proc is not None
             task.proc.send({"op": "go"})
         self._pump(task)
-        if task.state != "busy":  # it moved (a refused retry is no progress): waiters may try again
-            for other in self.tasks:
-                if other is not task and other.state == "busy":
-                    other.state = "at"
+        if task.moved or task.finished:  # progress (a refused retry is none): waiters may try again
+            self._wake_busy(task)
+
+    def _wake_busy(self, mover: Task | None = None) -> None:
+        self._retried = False
+        for other in self.tasks:
+            if other is not mover and other.state == "busy":
+                other.state = "at"
 
     def _start(self, task: Task) -> None:
+        self.pool.preload(task.target.partition(":")[0])
         task.proc = self.pool.acquire()
         task.proc.send(
-            {"op": "run", "target": task.target, "args": task.args, "mode": self.mode if self.points else "bare"}
+            {"op": "run", "target": task.target, "args": task.args, "mode": self.mode if self.points else "bare",
+             "durable": str(self.durable) if self.durable is not None else None}
         )
         task.state = "running"
         self.note(task.name, f"start {task.label}")
@@ -383,9 +416,15 @@ class Run:
     def _handle(self, task: Task, ev: dict[str, Any]) -> bool:
         """Apply one event; True when the task stopped (point, end, death)."""
         kind = ev.get("ev")
+        if kind == "op":
+            self.ops += 1
+            outcome = f" {ev['outcome']}" if ev.get("outcome") else ""
+            self.note(task.name, f"{ev.get('kind')} {ev.get('detail', '')}".rstrip() + outcome, str(ev.get("where", "")))
+            return False
         if kind == "point":
             crash = bool(ev.get("crash"))
             task.point = (str(ev["name"]), int(ev["hit"]), crash)
+            task.moved = bool(ev.get("moved", True))
             what = f"{'crashpoint' if crash else 'pausepoint'} {ev['name']} #{ev['hit']}"
             if ev.get("busy"):
                 what += " (busy: waits for another worker)"
@@ -422,10 +461,25 @@ class Run:
             task.proc = None
 
     def _kill(self, task: Task) -> None:
-        """SIGKILL ``task``'s process group; apply what it said before dying; recover."""
-        proc = task.proc
-        assert proc is not None
-        kill_group(proc.pid)
+        """SIGKILL ``task``'s process group (power loss: every worker, and unsynced files); recover."""
+        if self.durable is not None:
+            self._power_loss(task)
+            return
+        kill_group(self._proc(task).pid)
+        interrupted = self._reap(task)
+        self.pool.top_up()
+        if not interrupted:
+            return  # it had finished just before: nothing was interrupted
+        self.kills += 1
+        self._killed(task, "SIGKILL")
+
+    def _proc(self, task: Task) -> WorkerProcess:
+        assert task.proc is not None
+        return task.proc
+
+    def _reap(self, task: Task) -> bool:
+        """After the kill: apply what the task said before dying; True if it was interrupted."""
+        proc = self._proc(task)
         task.meta["dead"] = True
         # Events it wrote before the kill are real (an ack a client got): apply them first.
         while task.proc is not None:
@@ -440,14 +494,37 @@ class Run:
         if task.proc is not None:
             self.pool.discard(task.proc)  # reaped
             task.proc = None
-        self.pool.top_up()
-        if task.finished:
-            return  # it had finished just before: nothing was interrupted
+        return not task.finished
+
+    def _killed(self, task: Task, how: str) -> None:
         task.state = "killed"
-        self.kills += 1
+        self._wake_busy(task)  # its locks died with it
         where = f"at {task.point[0]} #{task.point[1]}" if task.point else "before its first point"
-        self.note(task.name, f"KILLED (SIGKILL) {where}", task.label)
+        self.note(task.name, f"KILLED ({how}) {where}", task.label)
         self.driver.on_killed(self, task)
+
+    def _power_loss(self, task: Task) -> None:
+        """The machine goes down at ``task``'s point: every worker dies, unsynced file state is lost."""
+        assert self.durable is not None
+        victims = [task] + [t for t in self.tasks if t is not task and t.proc is not None and not t.finished]
+        for t in victims:
+            kill_group(self._proc(t).pid)
+        interrupted = [t for t in victims if self._reap(t)]
+        self.pool.top_up()
+        self.kills += 1
+        disk = Disk(str(self.durable))
+        unsynced = disk.unsynced()
+        mode = MODES[self.chooser.choose(MODES, "torn")] if unsynced else "keep"
+        where = f"at {task.name}'s {task.point[0]} #{task.point[1]}" if task.point else ""
+        if unsynced:
+            fate = {"lose": "lost", "torn": "torn (half of each survives)", "keep": "kept (written back in time)"}[mode]
+            self.note("disk", f"POWER LOSS {where}: unsynced writes {fate}", "; ".join(unsynced))
+        else:
+            self.note("disk", f"POWER LOSS {where}: nothing unsynced", "every tracked file and name was synced")
+        for line in disk.lose(mode):
+            self.note("disk", "after the power loss", line)
+        for t in sorted(interrupted, key=lambda t: t.id):
+            self._killed(t, "power loss")
 
     # ---------------------------------------------------------- free mode
     def _free_loop(self) -> None:

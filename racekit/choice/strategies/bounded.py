@@ -14,7 +14,9 @@ reachable with one preemption is found after the handful of 1-bounded
 schedules, before any deep tree is walked, and the failure found first has
 the fewest deviations bounded search can show.  Each level re-runs the
 shallower schedules: cheap, as a level is far larger than all before it.
-A scenario whose whole space fit in a level is not run again.
+A scenario whose whole space fit in a level is not run again.  Coverage
+counts distinct schedules - each seed's last finished pass - not the
+re-runs, nor a level begun and not finished.
 """
 
 from __future__ import annotations
@@ -40,9 +42,13 @@ class BoundedStrategy:
         self.hit = False
         self.complete: set[int] = set()  # seeds whose whole space was run
         self.reached: int | None = None  # the last level finished on every seed
+        self.pass_runs = 0  # runs of the current pass (one level on one seed)
+        self.covered: dict[int, int] = {}  # per seed: runs of its last finished pass
+        self.reached_runs = 0  # distinct schedules within ``reached``, over every seed
         self.inner: Strategy = self._make()
 
     def _make(self) -> Strategy:
+        self.pass_runs = 0
         return make(self.knobs.inner, replace(self.knobs, bound=self.level))
 
     def next_trial(self) -> Trial | None:
@@ -53,6 +59,7 @@ class BoundedStrategy:
                 return trial
             if self.inner.coverage().exhaustive:
                 self.complete.add(self.seed)
+            self.covered[self.seed] = self.pass_runs
             self._advance()
         return None
 
@@ -62,6 +69,7 @@ class BoundedStrategy:
             self.seed = seeds[0]
         else:
             self.reached = self.level
+            self.reached_runs = sum(self.covered.values())
             left = [s for s in range(self.knobs.seeds) if s not in self.complete]
             if not left or self.level is None:
                 self.done = True
@@ -78,6 +86,7 @@ class BoundedStrategy:
 
     def observe(self, result: Result, hit: bool) -> None:
         self.runs += 1
+        self.pass_runs += 1
         self.inner.observe(result, hit)
         if hit:
             self.done = self.hit = True
@@ -86,9 +95,9 @@ class BoundedStrategy:
         if self.hit or self.runs == 0:
             return Coverage.sampled(self.runs)
         if self.done and len(self.complete) == self.knobs.seeds:
-            return Coverage("exhaustive", self.runs)
+            return Coverage("exhaustive", sum(self.covered.values()))
         if self.reached is not None:
-            return Coverage("bounded", self.runs, self.reached, self.knobs.unit)
+            return Coverage("bounded", self.reached_runs, self.reached, self.knobs.unit)
         return Coverage.sampled(self.runs)
 
     def abandon(self, error: BaseException) -> bool:
