@@ -28,7 +28,7 @@ def parse(line: str) -> dict[str, Any] | None:
         obj = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(obj, dict) or not FIELDS <= set(obj):
+    if not isinstance(obj, dict) or not set(obj) >= FIELDS:
         return None
     return obj
 
