@@ -1,9 +1,10 @@
-"""State machine for traced requests: 2 request threads, a pool of 2 workers.
+"""State machine for traced requests: 2 request threads, a pool of 1 worker.
 
 ``handle(parts)`` opens a request span and fans ``parts`` lookups out to the
 pool.  At quiescence the spans the SDK exported (``InMemorySpanExporter``)
 are judged: ``parent_in_same_trace`` and ``trees_well_formed``
-(specs/tracing.py).  The pool's workers are logical threads of the thread
+(specs/tracing.py); ``pool_bounded`` checks the pool never starts more than
+its ``size`` workers.  The pool's workers are logical threads of the thread
 engine, so every interleaving of submits, workers and waits is explored.
 """
 
@@ -26,6 +27,7 @@ from racekit import (
     System,
     Variant,
     quiescent_invariant,
+    sync,
     variant_tests,
 )
 from specs.tracing import ServiceSpec, Span, parent_problem, tree_problem
@@ -84,6 +86,11 @@ class Machine(ConcurrentStateMachine):
         problem = tree_problem(summary(service))
         assert problem is None, problem
 
+    @quiescent_invariant("pool_bounded")
+    def pool_bounded(self, service: Any, history: History) -> None:
+        started, size = len(service.pool.threads), service.pool.size
+        assert started <= size, f"the pool of {size} started {started} worker threads"
+
 
 test_tracing = variant_tests(Machine)
 
@@ -128,8 +135,47 @@ class _SharedCarrier(tracing.Propagated):
         return self.pool.submit(self._in_context, self.carrier, fn, *args)
 
 
+class _PoolPerSubmit(tracing.Pool):
+    """A worker started on every submit: the pool's bound forgotten (spans stay right)."""
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        worker = sync.Thread(target=self._work, name=f"pool-{len(self.threads)}", daemon=True)
+        self.threads.append(worker)
+        worker.start()
+        reply: Any = sync.Queue()
+        self.jobs.put((fn, args, reply))
+        return reply
+
+
+class _RacyPool(tracing.Pool):
+    """The bound checked without the lock: two submits both see room for one more."""
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        if len(self.threads) < self.size:
+            worker = sync.Thread(target=self._work, name=f"pool-{len(self.threads)}", daemon=True)
+            self.threads.append(worker)
+            worker.start()
+        reply: Any = sync.Queue()
+        self.jobs.put((fn, args, reply))
+        return reply
+
+
+class _UnlockedPoolBound(tracing.CopiedContext):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = _RacyPool()
+
+
+class _UnboundedPool(tracing.CopiedContext):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = _PoolPerSubmit()
+
+
 PLANTED = {
     "copied_in_the_worker": _CopiedInTheWorker,
+    "unbounded_pool": _UnboundedPool,
+    "unlocked_pool_bound": _UnlockedPoolBound,
     "copied_once": _CopiedOnce,
     "extracted_not_attached": _ExtractedNotAttached,
     "shared_carrier": _SharedCarrier,

@@ -73,7 +73,8 @@ class Pool:
     """A fixed pool of worker threads fed by a queue: ``ThreadPoolExecutor``'s shape.
 
     Written on ``racekit.sync`` so the thread engine schedules the workers
-    (started lazily, on the first submit, as the executor's are); outside a
+    (started lazily, one per submit until there are ``size``, as the
+    executor's are); outside a
     controlled run these are plain threads.  ``submit`` returns the job's
     reply queue, a one-shot future that ``result`` waits on.
     """
@@ -81,13 +82,19 @@ class Pool:
     def __init__(self, workers: int = WORKERS) -> None:
         self.size = workers
         self.jobs: sync.Queue[tuple[Callable[..., Any], tuple[Any, ...], sync.Queue[Any]]] = sync.Queue()
-        self.started = False
+        self.threads: list[sync.Thread] = []
+        self.lock = sync.Lock()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> sync.Queue[Any]:
-        if not self.started:
-            self.started = True
-            for i in range(self.size):
-                sync.Thread(target=self._work, name=f"pool-{i}", daemon=True).start()
+        # One more worker per submit until the pool is full (the executor's
+        # _adjust_thread_count, which it too runs under a lock): two requests
+        # submitting at once would both see room for one more and start two.
+        # The machine checks the bound (pool_bounded).
+        with self.lock:
+            if len(self.threads) < self.size:
+                worker = sync.Thread(target=self._work, name=f"pool-{len(self.threads)}", daemon=True)
+                self.threads.append(worker)
+                worker.start()
         reply: sync.Queue[Any] = sync.Queue()
         self.jobs.put((fn, args, reply))
         return reply
@@ -185,7 +192,7 @@ SYSTEM = System(
     name="tracing",
     summary="OpenTelemetry spans across a thread pool: lost, mixed up, copied or propagated context",
     kind="thr",
-    properties=("parent_in_same_trace", "trees_well_formed", "linearizability"),
+    properties=("parent_in_same_trace", "trees_well_formed", "pool_bounded", "linearizability"),
     variants=[
         Variant(
             "no_propagation",
