@@ -10,6 +10,7 @@ DDSketch promises relative error, not linearizable reads.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
@@ -30,10 +31,40 @@ class FleetCountSpec(Spec):
             return state + 1, None
         if name == "total":
             return state, state
+        if name == "load":
+            return state, None
         raise ValueError(f"fleet count spec has no operation {name!r}")
 
     def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = None) -> bool:
-        return name == "total"
+        return name in ("total", "load")
+
+    def result_matches(self, name: str, args: tuple[Any, ...], expected: Any, observed: Any) -> bool:
+        # A load merges the nodes (and shards) one at a time, each under its own
+        # lock: not an atomic snapshot of the fleet, so not a linearizable read.
+        # load_problem judges it instead.
+        return name == "load" or bool(expected == observed)
+
+
+def load_problem(result: tuple[int, int], done: Sequence[int], overlapping: Sequence[int]) -> str | None:
+    """Why a load's ``(count, total latency)`` describes no set of requests it may have seen, or None.
+
+    A load must cover every request that returned before it began (``done``),
+    and may cover any of those in flight meanwhile (``overlapping``): some
+    subset of them makes up the rest of its count *and* of its total.  A
+    sketch copied while a request is being added to it can carry the new
+    count without the new sum (``DDSketch.add`` updates them one after the
+    other): then no subset fits.
+    """
+    count, total = result
+    rest, rest_total = count - len(done), total - sum(done)
+    if 0 <= rest <= len(overlapping) and any(
+        sum(chosen) == rest_total for chosen in itertools.combinations(overlapping, rest)
+    ):
+        return None
+    return (
+        f"a load read {count} requests totalling {total} ms, but it saw {sorted(done)} complete and "
+        f"{sorted(overlapping)} in flight: no set of those requests has that count and total"
+    )
 
 
 def exact_quantile(values: Sequence[float], q: float) -> float:

@@ -1,8 +1,13 @@
 """State machine for fleet metrics: requests recorded on two nodes by 3 handler threads.
 
-Operations: ``record(node, ms)`` (a served request and its latency) and
-``total()`` (the dashboard's count, linearizable against ``FleetCountSpec``).
-At quiescence two invariants judge the fleet:
+Operations: ``record(node, ms)`` (a served request and its latency),
+``total()`` (the dashboard's count, linearizable against ``FleetCountSpec``)
+and ``load()`` (count and total latency of the merged sketch, read mid-run).
+At quiescence three invariants judge the fleet:
+
+* ``snapshot_consistent`` - every ``load`` describes one set of requests:
+  all that returned before it began, plus some of those in flight (a sketch
+  copied while a request is added to it has the new count, not the new sum);
 
 * ``count_is_sum`` - the fleet total, and the count of the merged sketch,
   equal the number of requests recorded;
@@ -15,6 +20,7 @@ average of quantiles is furthest from the truth.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,13 +32,20 @@ from racekit import (
     PROFILES,
     ConcurrentStateMachine,
     History,
+    ProfileSettings,
     System,
     Variant,
     quiescent_invariant,
     sync,
     variant_tests,
 )
-from specs.metrics_aggregation import FleetCountSpec, exact_quantile, relative_error, within
+from specs.metrics_aggregation import (
+    FleetCountSpec,
+    exact_quantile,
+    load_problem,
+    relative_error,
+    within,
+)
 from systems import metrics_aggregation as ma
 
 LATENCY = st.integers(0, 40).map(lambda k: round(1.26**k))  # 1 ms .. 10 s, log-uniform
@@ -47,14 +60,24 @@ class Machine(ConcurrentStateMachine):
     spec = FleetCountSpec()
     threads = 3
     max_ops = 5
-    operations = {"record": (st.sampled_from(ma.NODES), LATENCY), "total": ()}
+    operations = {"record": (st.sampled_from(ma.NODES), LATENCY), "total": (), "load": ()}
     seed_scenario = [[("record", ("a", 5))], [("record", ("a", 7))]]
     variant_seeds = {
         # one fast request on a, one slow one on b: the mean of the two p99s is a latency nobody saw
         "averaged_p99": [[("record", ("a", 1))], [("record", ("b", 1000))]],
+        # a dashboard load while a request is added to the sketch it copies
+        "locked": [[("record", ("a", 5))], [("load", ())]],
         # T0 and T2 share shard 0 (thread id modulo 2); T1 reads while they write
-        "sharded": [[("record", ("a", 5))], [("total", ())], [("record", ("a", 7))]],
+        "sharded": [[("record", ("a", 5))], [("load", ())], [("record", ("a", 7))]],
     }
+
+    @classmethod
+    def plan(cls, variant: Variant, profile: ProfileSettings) -> Any:
+        """A fixed sibling, traced into the sketch library, replays a broken
+        variant's two-request counterexample over every schedule with at most
+        two preemptions (every lost update here needs one); unbounded, that
+        space runs into the thousands of schedules."""
+        return replace(super().plan(variant, profile), cross_bound=2)
 
     @quiescent_invariant("count_is_sum")
     def count_is_sum(self, fleet: Any, history: History) -> None:
@@ -63,6 +86,21 @@ class Machine(ConcurrentStateMachine):
         assert total == n and merged == n, (
             f"{n} requests recorded, but the fleet total is {total} and the merged sketch counts {merged}"
         )
+
+    @quiescent_invariant("snapshot_consistent")
+    def snapshot_consistent(self, fleet: Any, history: History) -> None:
+        records = [op for op in history if op.name == "record"]
+        for load in history:
+            if load.name != "load" or load.status != "ok":
+                continue
+            done = [int(r.args[1]) for r in records if r.precedes(load)]
+            overlapping = [
+                int(r.args[1])
+                for r in records
+                if not r.precedes(load) and load.ret is not None and r.invoke < load.ret
+            ]
+            problem = load_problem(tuple(load.result), done, overlapping)
+            assert problem is None, problem
 
     @quiescent_invariant("quantile_error")
     def quantile_error(self, fleet: Any, history: History) -> None:
@@ -192,7 +230,21 @@ class _UnlockedShardsFleet(ma.ShardedFleet):
     node_type = _UnlockedShards
 
 
+class _UnlockedSnapshot(ma.LockedNode):
+    """The dashboard copies a node's sketch without its lock ('a read cannot hurt')."""
+
+    def snapshot(self) -> Any:
+        copy = ma.new_sketch()
+        copy.merge(self.latency)
+        return copy
+
+
+class _UnlockedSnapshotFleet(ma.LockedFleet):
+    node_type = _UnlockedSnapshot
+
+
 PLANTED = {
+    "locked_unlocked_snapshot": (_UnlockedSnapshotFleet, "snapshot_consistent"),
     "locked_aliased_merge": (_AliasedMerge, "count_is_sum"),
     "locked_coarse_sketch": (_CoarseFleet, "quantile_error"),
     "locked_max_of_quantiles": (_MaxOfQuantiles, "quantile_error"),
@@ -201,7 +253,7 @@ PLANTED = {
 }
 
 
-TRACED = (ma.__file__, __file__)  # the node classes live beside the fleets: trace both files
+TRACED = (*ma.LIBRARY_TRACED, __file__)  # the planted classes live here: trace this file too
 
 
 class PlantedMachine(Machine):
