@@ -7,7 +7,9 @@ At quiescence three invariants judge the fleet:
 
 * ``snapshot_consistent`` - every ``load`` describes one set of requests:
   all that returned before it began, plus some of those in flight (a sketch
-  copied while a request is added to it has the new count, not the new sum);
+  copied while a request is added to it has the new count, not the new sum),
+  and covers at least the count of any ``total`` that returned before it
+  began (a node's counter and sketch move together);
 
 * ``count_is_sum`` - the fleet total, and the count of the merged sketch,
   equal the number of requests recorded;
@@ -65,10 +67,10 @@ class Machine(ConcurrentStateMachine):
     variant_seeds = {
         # one fast request on a, one slow one on b: the mean of the two p99s is a latency nobody saw
         "averaged_p99": [[("record", ("a", 1))], [("record", ("b", 1000))]],
-        # a dashboard load while a request is added to the sketch it copies
-        "locked": [[("record", ("a", 5))], [("load", ())]],
+        # a dashboard total, then a load, while a request is added to the sketch they read
+        "locked": [[("record", ("a", 5))], [("total", ()), ("load", ())]],
         # T0 and T2 share shard 0 (thread id modulo 2); T1 reads while they write
-        "sharded": [[("record", ("a", 5))], [("load", ())], [("record", ("a", 7))]],
+        "sharded": [[("record", ("a", 5))], [("total", ()), ("load", ())], [("record", ("a", 7))]],
     }
 
     @classmethod
@@ -90,9 +92,15 @@ class Machine(ConcurrentStateMachine):
     @quiescent_invariant("snapshot_consistent")
     def snapshot_consistent(self, fleet: Any, history: History) -> None:
         records = [op for op in history if op.name == "record"]
+        totals = [op for op in history if op.name == "total" and op.status == "ok"]
         for load in history:
             if load.name != "load" or load.status != "ok":
                 continue
+            for total in totals:
+                assert not total.precedes(load) or load.result[0] >= total.result, (
+                    f"a total() read {total.result} requests, then a later load() covers only {load.result[0]}: "
+                    "a node's count and sketch were not updated together"
+                )
             done = [int(r.args[1]) for r in records if r.precedes(load)]
             overlapping = [
                 int(r.args[1])
@@ -243,8 +251,23 @@ class _UnlockedSnapshotFleet(ma.LockedFleet):
     node_type = _UnlockedSnapshot
 
 
+class _SplitRecord(ma.LockedNode):
+    """The counter and the sketch each updated under the lock, but in two critical sections."""
+
+    def record(self, ms: int) -> None:
+        with self.lock:
+            self.requests += 1
+        with self.lock:
+            self.latency.add(ms)
+
+
+class _SplitRecordFleet(ma.LockedFleet):
+    node_type = _SplitRecord
+
+
 PLANTED = {
     "locked_unlocked_snapshot": (_UnlockedSnapshotFleet, "snapshot_consistent"),
+    "locked_split_record": (_SplitRecordFleet, "snapshot_consistent"),
     "locked_aliased_merge": (_AliasedMerge, "count_is_sum"),
     "locked_coarse_sketch": (_CoarseFleet, "quantile_error"),
     "locked_max_of_quantiles": (_MaxOfQuantiles, "quantile_error"),
