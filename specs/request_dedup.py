@@ -12,6 +12,8 @@ of their timestamps.
 Under concurrency the observable consequences, checked on the effects table
 and the store:
 
+* ``effect-per-request`` - every effect is that of a request: the id, the
+  instance that handled it, and its server time;
 * ``processed-once-in-window`` - no two effects of one id less than a window apart;
 * ``no-request-lost`` - every id that was sent has at least one effect (a
   "duplicate" answer is only right if someone processed it);
@@ -79,6 +81,15 @@ def processed_twice(effects: Sequence[Effect], window_ms: int) -> str | None:
     return None
 
 
+def unmatched(sent: Iterable[tuple[str, str, int]], effects: Sequence[Effect]) -> str | None:
+    """An effect no request explains: (instance, id, server time) of every effect must be one that was sent."""
+    requests = set(sent)
+    for e in effects:
+        if (e.instance, e.request_id, e.at_ms) not in requests:
+            return f"an effect of {e.request_id} by {e.instance} at t={e.at_ms} ms matches no request that instance handled"
+    return None
+
+
 def lost(sent: Iterable[str], effects: Sequence[Effect]) -> str | None:
     done = {e.request_id for e in effects}
     missing = sorted(set(sent) - done)
@@ -118,12 +129,16 @@ def ttl_over_bound(ttls: dict[str, int], window_ms: int) -> str | None:
 
 
 def check_effects(
-    sent: Iterable[str], effects: Sequence[Effect], window_ms: int
+    sent: Sequence[tuple[str, str, int]], effects: Sequence[Effect], window_ms: int
 ) -> tuple[str, str] | None:
-    """(property, why) of the first property the effects break, or None."""
+    """(property, why) of the first property the effects break, or None.
+
+    ``sent``: (instance, request id, server time) of every request handled.
+    """
     for prop, why in (
+        ("effect-per-request", unmatched(sent, effects)),
         ("processed-once-in-window", processed_twice(effects, window_ms)),
-        ("no-request-lost", lost(sent, effects)),
+        ("no-request-lost", lost((rid for _, rid, _ in sent), effects)),
     ):
         if why:
             return prop, why

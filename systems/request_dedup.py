@@ -97,9 +97,10 @@ def connect(path: str) -> sqlite3.Connection:
 
 
 def setup(db: str, variant: str) -> None:
-    """Create the application database (effects, and the shared table of seen ids)."""
+    """Create the application database: effects, and for the SQLite store the shared table of seen ids."""
+    config = CONFIGS[variant]
     with closing(connect(db)) as con:
-        con.executescript(EFFECTS + seen_schema(CONFIGS[variant].unique))
+        con.executescript(EFFECTS + (seen_schema(config.unique) if config.store == "sqlite" else ""))
 
 
 def now_ms() -> int:
@@ -108,7 +109,11 @@ def now_ms() -> int:
 
 
 class Instance:
-    """One app instance: ``handle(request_id, client_ts, now)`` -> "processed" | "duplicate"."""
+    """One app instance: ``handle(request_id, client_ts, now)`` -> "processed" | "duplicate".
+
+    ``now`` is the server's clock (``now_ms()`` in production); ``client_ts``
+    what the client's clock said when it sent the request.
+    """
 
     def __init__(self, name: str, variant: str, db: str, redis_socket: str | None = None) -> None:
         self.name = name
@@ -116,20 +121,20 @@ class Instance:
         self.db = connect(db)
         self.memory: dict[str, int] = {}  # per_instance_memory: request id -> expiry (ms)
         self.redis: Any = None
+        self._closers = [self.db.close]
         if self.config.store == "redis":
             import redis
 
             if not redis_socket:
                 raise ValueError("the redis variant needs a redis socket")
             self.redis = redis.Redis(unix_socket_path=redis_socket, socket_timeout=10)
+            self._closers.append(self.redis.close)
 
     def close(self) -> None:
-        self.db.close()
-        if self.redis is not None:
-            self.redis.close()
+        for close in self._closers:
+            close()
 
-    def handle(self, request_id: str, client_ts: int, now: int | None = None) -> str:
-        now = now_ms() if now is None else now
+    def handle(self, request_id: str, client_ts: int, now: int) -> str:
         if self.config.store == "redis":
             return self._redis(request_id, now)
         if self.config.store == "memory":
@@ -190,7 +195,13 @@ class Instance:
 
     # ------------------------------------------------------------ per-instance memory
     def _memory(self, request_id: str, now: int) -> str:
-        for rid in [r for r, expires in self.memory.items() if expires <= now]:
+        # a dict keeps insertion order, which is expiry order for one instance's clock: drop from the front
+        expired = []
+        for rid, expires in self.memory.items():
+            if expires > now:
+                break
+            expired.append(rid)
+        for rid in expired:
             del self.memory[rid]
         if request_id in self.memory:  # BUG: only the ids *this* instance has seen
             return DUPLICATE
@@ -203,21 +214,18 @@ class Instance:
 # Harness entry point: one instance process serving its requests in order
 
 
-def serve(db: str, variant: str, instance: str, requests: list[list[Any]], redis_socket: str | None = None) -> int:
-    """Handle ``requests`` (``[request_id, client_ts, now]`` each) in order; returns how many were processed.
+def serve(db: str, variant: str, instance: str, requests: list[list[Any]], redis_socket: str | None = None) -> None:
+    """Handle ``requests`` (``[request_id, client_ts, now]`` each) in order.
 
     Reports ``{"invoke": i}`` when request ``i`` arrives and ``{"answer": i,
     "result": ...}`` when it is answered (for the harness's history).
     """
     inst = Instance(instance, variant, db, redis_socket)
-    processed = 0
     try:
         for i, (request_id, client_ts, now) in enumerate(requests):
             report({"invoke": i})
             result = inst.handle(str(request_id), int(client_ts), int(now))
-            processed += result == PROCESSED
             report({"answer": i, "result": result})
-        return processed
     finally:
         inst.close()
 
@@ -226,7 +234,7 @@ SYSTEM = System(
     name="request_dedup",
     summary="Request dedup across instance processes within a 10-minute window: shared insert-if-absent (SQLite unique, Redis SET NX PX) vs per-instance memory, check-then-insert, a window on the client's clock",
     kind="proc",
-    properties=("processed-once-in-window", "no-request-lost", "memory-bounded", "linearizability"),
+    properties=("processed-once-in-window", "no-request-lost", "effect-per-request", "memory-bounded", "linearizability"),
     variants=[
         Variant("sqlite_unique", lambda: CONFIGS["sqlite_unique"], expect="correct"),
         Variant("redis_set_nx", lambda: CONFIGS["redis_set_nx"], expect="correct"),

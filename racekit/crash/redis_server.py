@@ -1,7 +1,8 @@
 """A throwaway Redis server for tests: a unix socket in a temp dir, no TCP, no persistence.
 
 ``Server().start()`` runs ``redis-server`` with ``--port 0`` (no TCP listener),
-the socket in a fresh temporary directory, no RDB snapshots and no AOF,
+the socket in a fresh temporary directory, no RDB snapshots and no AOF
+(``extra`` options may turn persistence on, for a benchmark),
 under a guard process (``guard.py``) that stops it and removes the directory
 when ``stop()`` is called *or* when this process dies first - so no server
 outlives its owner.  Every step has a timeout.  :func:`shared` gives one
@@ -20,6 +21,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,11 @@ def unavailable() -> str | None:
 
 
 class Server:
-    def __init__(self, *, start_timeout: float = 30.0, stop_timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, start_timeout: float = 30.0, stop_timeout: float = 10.0, extra: Sequence[str] = (), base: str | None = None
+    ) -> None:
+        self.extra = list(extra)  # more redis-server options (``--appendonly yes``: the last one wins)
+        self.base = base  # parent of the server's directory (default: /dev/shm when writable)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.dir: Path | None = None
@@ -60,12 +66,12 @@ class Server:
         exe = shutil.which("redis-server")
         if exe is None:
             raise HarnessError(unavailable() or "no redis-server")
-        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        base = self.base or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
         self.dir = Path(tempfile.mkdtemp(prefix="racekit-redis-", dir=base))
         try:
             self.server = Guarded(
                 [exe, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
-                 "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no"],
+                 "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no", *self.extra],
                 cwd=self.dir, env={"PATH": os.environ.get("PATH", "")}, log=self.dir / "redis.log",
                 stop_signal=signal.SIGTERM, stop_timeout=self.stop_timeout, remove=[self.dir],
             )
