@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 import racekit
-from racekit import check_history, Draw, run_scenario, Variant, variant_tests
+from racekit import Draw, Variant, check_history, run_scenario, variant_tests
 from racekit.crash import CrashMachine, Driver, Run, Task, Violation, redis_server
 from specs.request_dedup import DedupSpec, Effect, check_effects, rows_over_bound, ttl_over_bound
 from systems import request_dedup
