@@ -1,0 +1,135 @@
+"""Log aggregator under SIGKILL and power loss: writer processes, one per source, killed anywhere.
+
+A scenario is a batch size and, per source, its lines ``[service, ts,
+text]`` (sequence numbers 1, 2, ... in list order; a source's timestamps
+never go down).  Each source's writer runs in its own worker process; the
+harness switches between them at every file write, fsync and SQL
+statement, and may cut the power there: every writer dies, and what was
+not fsynced is lost, torn at half, or kept.  A killed writer restarts
+(recovery) and its source re-sends every line it got no ack for.
+
+Checked once every writer is done (specs/log_aggregator.py), by a reader
+in the harness's process: no torn line, no acked line lost, no line
+stored twice, every query - each service, the whole time range and a
+slice of it - exact against the model, and each source's order kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from racekit import Draw, Variant, variant_tests
+from racekit.crash import CrashMachine, Driver, Run, Task, Violation
+from specs.log_aggregator import duplicated, inexact, lost, out_of_order, show, torn
+from systems import log_aggregator
+
+TARGET = "systems.log_aggregator"
+QUERIES = [(0, 99), (2, 3)]  # every service, over these ranges
+
+
+class LogDriver(Driver):
+    target = TARGET  # the module whose serve runs in the workers (a test may plant a mutant)
+    power_loss = True  # acks rest on fsync: a kill takes the page cache with it
+
+    def __init__(self, variant: str, scenario: dict[str, Any]) -> None:
+        self.variant = variant
+        self.batch = int(scenario["batch"])
+        self.lines = {src: [[i + 1, *ln] for i, ln in enumerate(lines)] for src, lines in sorted(scenario["sources"].items())}
+        self.sent = {(src, int(seq)): (str(sv), int(ts), str(x)) for src, ls in self.lines.items() for seq, sv, ts, x in ls}
+        self.acked: set[tuple[str, int]] = set()
+        self.root = ""
+
+    def start(self, run: Run) -> None:
+        self.root = str(run.workdir)
+        log_aggregator.setup(self.root)
+        for src, lines in self.lines.items():
+            self._serve(run, src, src, lines)
+
+    def _serve(self, run: Run, lane: str, src: str, lines: list[list[Any]]) -> None:
+        args = {"root": self.root, "variant": self.variant, "source": src, "lines": lines, "batch": self.batch}
+        task = run.submit(lane, f"{self.target}:serve", args, label=f"{src}: " + (", ".join(f"#{ln[0]}" for ln in lines) or "recover"))
+        task.meta["source"] = src
+
+    def on_report(self, run: Run, task: Task, data: Any) -> None:
+        if "ack" in data:
+            key = (task.meta["source"], int(data["ack"]))
+            self.acked.add(key)
+            run.note(task.name, f"ack {key[0]}#{key[1]}")
+
+    def on_killed(self, run: Run, task: Task) -> None:
+        """The writer restarts (recovery), and its source re-sends what it got no ack for."""
+        src = task.meta["source"]
+        rest = [ln for ln in self.lines[src] if (src, ln[0]) not in self.acked]
+        self._serve(run, f"{src}'", src, rest)
+
+    def finish(self, run: Run) -> None:
+        stored = log_aggregator.scan(self.root, self.variant)
+        run.note("check", "stored", "; ".join(show(ln) if not ln.torn else f"TORN {ln.torn!r}" for ln in stored) or "nothing")
+        checks = [
+            ("no-torn-line", torn(stored, self.sent)),
+            ("no-acked-line-lost", lost(stored, self.acked)),
+            ("query-exact", duplicated(stored)),
+            ("per-source-order", out_of_order(stored, "the store")),
+        ]
+        for prop, why in checks:
+            if why:
+                raise Violation(prop, why)
+        for service in sorted({sv for sv, _, _ in self.sent.values()}):
+            for since, until in QUERIES:
+                got = log_aggregator.query(self.root, self.variant, service, since, until)
+                for prop, why in (("query-exact", inexact(got, stored, service, since, until)),
+                                  ("per-source-order", out_of_order(got, f"query({service!r}, {since}..{until})"))):
+                    if why:
+                        raise Violation(prop, why)
+
+    def stats(self) -> dict[str, Any]:
+        return {"requests": len(self.sent)}
+
+
+class Machine(CrashMachine):
+    system = log_aggregator.SYSTEM
+    max_kills = 1
+
+    @classmethod
+    def driver(cls, variant: Variant, scenario: Any) -> Driver:
+        return LogDriver(variant.name, scenario)
+
+    @classmethod
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
+        return [
+            {"batch": 1, "sources": {"s0": [["api", 1, "a1"]]}},
+            {"batch": 1, "sources": {"s0": [["api", 1, "a1"]], "s1": [["api", 1, "b1"]]}},
+            {"batch": 2, "sources": {"s0": [["api", 1, "a1"], ["db", 2, "a2"], ["api", 2, "a3"]], "s1": [["api", 3, "b1"]]}},
+        ]
+
+    @classmethod
+    def draw(cls, variant: Variant, draw: Draw) -> Any:
+        sources: dict[str, list[list[Any]]] = {}
+        for s in range(draw.integer(1, 2)):
+            ts, lines = 0, []
+            for i in range(draw.integer(1, 3)):
+                ts += draw.integer(0, 2)
+                lines.append([draw.pick(["api", "db"]), ts, f"{'ab'[s]}{i + 1}"])
+            sources[f"s{s}"] = lines
+        return {"batch": draw.integer(1, 3), "sources": sources}
+
+    @classmethod
+    def shrink(cls, variant: Variant, scenario: Any) -> Iterator[Any]:
+        sources = scenario["sources"]
+        if len(sources) > 1:
+            for src in sorted(sources):
+                yield {**scenario, "sources": {s: ls for s, ls in sources.items() if s != src}}
+        for src, lines in sorted(sources.items()):
+            if len(lines) > 1:
+                for i in range(len(lines)):
+                    yield {**scenario, "sources": {**sources, src: lines[:i] + lines[i + 1:]}}
+        if scenario["batch"] > 1:
+            yield {**scenario, "batch": scenario["batch"] - 1}
+
+    @classmethod
+    def size(cls, scenario: Any) -> int:
+        return sum(len(ls) for ls in scenario["sources"].values())
+
+
+test_log_aggregator = variant_tests(Machine)
