@@ -30,8 +30,8 @@ Variants:
   two writes: one line holds both messages, the next is empty - a torn line,
   and a lost one.  Queries scan the file.
 
-Entry points: ``serve`` (a writer process), ``setup``, ``query`` and ``scan``
-(a reader, run by the harness in its own process after the writers).
+Entry points: ``serve`` (a writer process), ``read`` (a reader process:
+``scan`` and ``query``), ``setup``.
 """
 
 from __future__ import annotations
@@ -317,7 +317,15 @@ def query(root: str, variant: str, service: str, since: int, until: int) -> list
 
 
 # --------------------------------------------------------------------------
-# Harness entry point: one writer process
+# Harness entry points: one writer process; one reader process after the writers
+
+
+def read(root: str, variant: str, queries: list[list[Any]]) -> dict[str, Any]:
+    """What a reader finds: every stored line (``scan``) and the answer to each ``[service, since, until]``."""
+    return {
+        "stored": [list(ln) for ln in scan(root, variant)],
+        "answers": [[list(ln) for ln in query(root, variant, str(sv), int(a), int(b))] for sv, a, b in queries],
+    }
 
 
 def serve(root: str, variant: str, source: str, lines: list[list[Any]], batch: int) -> int:
