@@ -19,6 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+import racekit
 from racekit import Draw, Variant, variant_tests
 from racekit.crash import CrashMachine, Driver, Run, Task, Violation
 from racekit.crash.machine import Budget
@@ -168,3 +171,24 @@ class Machine(CrashMachine):
 
 
 test_log_aggregator = variant_tests(Machine)
+
+
+def planted(module: str) -> type[CrashMachine]:
+    """``Machine`` whose writers and reader run ``tests.crash_mutants.<module>`` (a patched copy)."""
+
+    class Mutant(Machine):
+        @classmethod
+        def driver(cls, variant: Variant, scenario: Any) -> Driver:
+            d = LogDriver(variant.name, scenario)
+            d.target = f"tests.crash_mutants.{module}"
+            return d
+
+    return Mutant
+
+
+@pytest.mark.parametrize(("module", "prop"), [("log_aggregator_no_fsync", "no-acked-line-lost"),
+                                              ("log_aggregator_no_tail_cut", "no-torn-line")])
+def test_power_loss_catches_what_a_process_crash_cannot(module: str, prop: str) -> None:
+    """Acked lines rest on fsync, and recovery must cut what a torn power loss leaves: both are found."""
+    out = racekit.search(planted(module), "segments")
+    assert out.failed and out.property == prop, (out.property, out.message)

@@ -330,7 +330,11 @@ def read(root: str, variant: str, queries: list[list[Any]]) -> dict[str, Any]:
 
 def serve(root: str, variant: str, source: str, lines: list[list[Any]], batch: int) -> int:
     """Recover, then store ``lines`` (``[seq, service, ts, text]``) not already stored; returns how many were."""
-    writer = Writer(root, variant, source, batch)
+    return run_writer(Writer(root, variant, source, batch), lines)
+
+
+def run_writer(writer: Writer, lines: list[list[Any]]) -> int:
+    """``serve`` on a given writer (a test's planted copy subclasses ``Writer``; nothing is patched)."""
     try:
         stored = writer.recover()
         for seq, *_ in lines:
