@@ -16,7 +16,10 @@ checks compare what a reader finds after every writer has recovered:
 * ``query-exact`` - no line stored twice, and each query returns exactly the
   model's answer over the stored lines (nothing missing, nothing extra);
 * ``per-source-order`` - a source's lines come in the order it sent them,
-  in the store and in every query.
+  in the store and in every query;
+* ``every-line-acked`` (liveness) - once the writers have run to their end,
+  through any crashes and restarts, every line sent has been acked (a
+  writer that stores but never acks would make its source re-send forever).
 
 Each check is a pure function returning None when the property holds, else
 one line saying why.
@@ -94,4 +97,11 @@ def out_of_order(lines: Sequence[Line], where: str) -> str | None:
         if ln.source in last and ln.seq <= last[ln.source]:
             return f"{where}: {ln.source}#{ln.seq} comes after {ln.source}#{last[ln.source]}"
         last[ln.source] = ln.seq
+    return None
+
+
+def unacked(sent: Iterable[Key], acked: Iterable[Key]) -> str | None:
+    missing = sorted(set(sent) - set(acked))
+    if missing:
+        return f"line {missing[0][0]}#{missing[0][1]} was never acked ({len(missing)} of the lines sent)"
     return None

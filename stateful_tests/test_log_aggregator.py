@@ -11,7 +11,8 @@ not fsynced is lost, torn at half, or kept.  A killed writer restarts
 Checked once every writer is done (specs/log_aggregator.py), on what a
 reader process (``log_aggregator.read``) finds: no torn line, no acked line lost, no line
 stored twice, every query - each service, the whole time range and a
-slice of it - exact against the model, and each source's order kept.
+slice of it - exact against the model, each source's order kept, and
+every line acked in the end.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import racekit
 from racekit import Draw, Variant, variant_tests
 from racekit.crash import CrashMachine, Driver, Run, Task, Violation
 from racekit.crash.machine import Budget
-from specs.log_aggregator import duplicated, inexact, lost, out_of_order, show, torn
+from specs.log_aggregator import duplicated, inexact, lost, out_of_order, show, torn, unacked
 from systems import log_aggregator
 from systems.log_aggregator import Line
 
@@ -108,6 +109,7 @@ class LogDriver(Driver):
             ("no-acked-line-lost", lost(stored, self.acked)),
             ("query-exact", duplicated(stored)),
             ("per-source-order", out_of_order(stored, "the store")),
+            ("every-line-acked", unacked(self.sent, self.acked)),
         ]
         for prop, why in checks:
             if why:
@@ -138,7 +140,8 @@ class Machine(CrashMachine):
         return [
             {"batch": 1, "sources": {"s0": [["api", 1, "a1"]]}},
             {"batch": 1, "sources": {"s0": [["api", 1, "a1"]], "s1": [["api", 1, "b1"]]}},
-            {"batch": 2, "sources": {"s0": [["api", 1, "a1"], ["db", 2, "a2"], ["api", 2, "a3"]], "s1": [["api", 3, "b1"]]}},
+            # two batches in one segment (offsets), and two sources in one query
+            {"batch": 2, "sources": {"s0": [["api", 1, "a1"], ["db", 2, "a2"], ["api", 2, "a3"]], "s1": [["api", 2, "b1"]]}},
         ]
 
     @classmethod

@@ -50,7 +50,7 @@ from racekit import System, Variant
 from racekit.crash import files, report
 
 HEADER = struct.Struct(">II")  # payload length, CRC32 of the payload
-SEGMENT_RECORDS = 2  # records per segment before a new one is started (small: tests reach rotation)
+SEGMENT_RECORDS = 3  # records a segment takes before a new one starts (small: tests reach rotation)
 SHARED = "shared.log"
 INDEX = "index.db"
 
@@ -351,7 +351,7 @@ SYSTEM = System(
     name="log_aggregator",
     summary="Log aggregator with writer processes killed or power-cut mid-flight: fsynced batched segments + (service, time) index vs ack before write, unsynchronized shared append",
     kind="proc",
-    properties=("no-torn-line", "no-acked-line-lost", "query-exact", "per-source-order"),
+    properties=("no-torn-line", "no-acked-line-lost", "query-exact", "per-source-order", "every-line-acked"),
     variants=[
         Variant("segments", lambda: CONFIGS["segments"], expect="correct"),
         Variant(
