@@ -140,8 +140,8 @@ class Machine(CrashMachine):
         return [
             {"batch": 1, "sources": {"s0": [["api", 1, "a1"]]}},
             {"batch": 1, "sources": {"s0": [["api", 1, "a1"]], "s1": [["api", 1, "b1"]]}},
-            # two batches in one segment (offsets), and two sources in one query
-            {"batch": 2, "sources": {"s0": [["api", 1, "a1"], ["db", 2, "a2"], ["api", 2, "a3"]], "s1": [["api", 2, "b1"]]}},
+            # two batches in one segment (offsets), a rotation (offsets again), two sources in one query
+            {"batch": 1, "sources": {"s0": [["api", 1, "a1"], ["db", 2, "a2"], ["api", 2, "a3"]], "s1": [["api", 2, "b1"]]}},
         ]
 
     @classmethod

@@ -50,7 +50,7 @@ from racekit import System, Variant
 from racekit.crash import files, report
 
 HEADER = struct.Struct(">II")  # payload length, CRC32 of the payload
-SEGMENT_RECORDS = 3  # records a segment takes before a new one starts (small: tests reach rotation)
+SEGMENT_RECORDS = 2  # records a segment takes before a new one starts (small: tests reach rotation)
 SHARED = "shared.log"
 INDEX = "index.db"
 
