@@ -220,7 +220,11 @@ def serve(db: str, variant: str, instance: str, requests: list[list[Any]], redis
     Reports ``{"invoke": i}`` when request ``i`` arrives and ``{"answer": i,
     "result": ...}`` when it is answered (for the harness's history).
     """
-    inst = Instance(instance, variant, db, redis_socket)
+    run_instance(Instance(instance, variant, db, redis_socket), requests)
+
+
+def run_instance(inst: Instance, requests: list[list[Any]]) -> None:
+    """``serve`` on a given instance (a test's planted copy subclasses ``Instance``; nothing is patched)."""
     try:
         for i, (request_id, client_ts, now) in enumerate(requests):
             report({"invoke": i})
