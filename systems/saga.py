@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS shipments (order_id TEXT PRIMARY KEY, state TEXT NOT 
 CREATE TABLE IF NOT EXISTS undeliverable (order_id TEXT PRIMARY KEY);
 """
 PAYMENT_VARIANT = "unique_key"
+CHARGED = 201  # payment_processor's answer for a charge, the first time and on every replay
 INVENTORY_STRATEGY = "sqlite_conditional"
 
 
@@ -182,7 +183,7 @@ class Coordinator:
                 raise StepFailed("out of stock")
         elif step == "charge":
             status, body = self.payments.pay(f"{order}:charge", amount)
-            if not 200 <= status < 300:
+            if status != CHARGED:
                 raise StepFailed(f"payment refused: {body}")
         else:
             if self.shipping.execute("SELECT 1 FROM undeliverable WHERE order_id = ?", (order,)).fetchone():
@@ -213,10 +214,10 @@ class Coordinator:
             if self.payments._row(f"{order}:charge") is None:
                 return  # the charge never began: nothing to refund
             status, _ = self.payments.pay(f"{order}:charge", amount)  # finish whatever the crash left
-            if 200 <= status < 300:
+            if status == CHARGED:
                 self.payments.pay(f"{order}:refund", -amount)
         else:
-            self.shipping.execute("UPDATE shipments SET state = 'cancelled' WHERE order_id = ? AND state = 'shipped'", (order,))
+            self.shipping.execute("UPDATE shipments SET state = 'cancelled' WHERE order_id = ?", (order,))
 
     def _release(self, order: str) -> None:
         """Put the order's units back and forget its reservation, together (a second release finds none)."""
