@@ -14,6 +14,10 @@ returns None or one line saying why:
 * ``all-done-or-all-compensated`` - each finished saga's effects match one
   of the two outcomes above, and a ``done``/``compensated`` log says which
   (a saga the log calls ``failed`` must have left nothing behind);
+* ``done-when-possible`` - a saga no crash interrupted ends as the
+  sequential model says: ``done`` if shipping takes the order and the stock
+  left by the orders before it covers it, else ``compensated`` (a saga a
+  crash interrupted may end either way: recovery compensates it);
 * ``recovery-completes`` (liveness) - once the coordinator has run to its
   end (after any number of crashes and restarts), every order's saga is in a
   final state: none ``running``, none missing.
@@ -89,4 +93,17 @@ def unfinished(orders: Sequence[OrderState], log_states: Mapping[str, str]) -> s
     extra = sorted(set(log_states) - {o.order for o in orders})
     if extra:
         return f"the log holds an order nobody placed: {extra[0]}"
+    return None
+
+
+def unlike_model(orders: Sequence[OrderState], stock: int, undeliverable: Sequence[str], interrupted: Sequence[str]) -> str | None:
+    """The orders, in the order they ran, against the sequential model (see ``done-when-possible``)."""
+    remaining = stock
+    for o in orders:
+        if o.order not in interrupted:
+            want = "done" if o.order not in undeliverable and remaining >= o.qty else "compensated"
+            if o.saga != want:
+                return f"order {o.order} ended {o.saga}, but with {remaining} unit(s) left for {o.qty} and shipping {'refusing' if o.order in undeliverable else 'accepting'} it, it should end {want}"
+        if o.saga == "done":
+            remaining -= o.qty
     return None

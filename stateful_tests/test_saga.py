@@ -9,8 +9,9 @@ first, then the orders that never reached the log.
 
 Checked at the end on the services' own databases (specs/saga.py):
 nothing charged, refunded or released twice; every saga all done or all
-compensated, as its log says; and, once the coordinator has run to its
-end, no saga left running (recovery completes).
+compensated, as its log says; once the coordinator has run to its end, no
+saga left running (recovery completes); and every saga no crash
+interrupted ends as the sequential model says (done when it could be).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from racekit import Draw, Variant, variant_tests
 from racekit.crash import CrashMachine, Driver, Run, Task, Violation
-from specs.saga import OrderState, partial, twice, unfinished
+from specs.saga import OrderState, partial, twice, unfinished, unlike_model
 from systems import saga
 
 TARGET = "systems.saga"
@@ -42,6 +43,7 @@ class SagaDriver(Driver):
         self.orders = [[str(o), int(q), int(a)] for o, q, a in scenario["orders"]]
         self.undeliverable = [str(o) for o in scenario.get("undeliverable", [])]
         self.ops: dict[str, int] = {}
+        self.interrupted: list[str] = []  # orders in flight when the coordinator died
         self.root = ""
 
     def start(self, run: Run) -> None:
@@ -62,8 +64,9 @@ class SagaDriver(Driver):
 
     def on_killed(self, run: Run, task: Task) -> None:
         """The coordinator restarts: recovery, then the orders not in the log yet."""
-        for _order, op in sorted(self.ops.items()):
+        for order, op in sorted(self.ops.items()):
             run.info(op, task.name, "the coordinator died")
+            self.interrupted.append(order)
         self.ops.clear()
         self._coordinator(run, f"{task.name}'")
 
@@ -89,7 +92,8 @@ class SagaDriver(Driver):
         run.note("check", "stock", f"{remaining} of {self.stock} left")
         for prop, why in (("compensated-at-most-once", twice(snapshot, self.stock, int(remaining))),
                           ("all-done-or-all-compensated", partial(snapshot, self.stock, int(remaining))),
-                          ("recovery-completes", unfinished(snapshot, states))):
+                          ("recovery-completes", unfinished(snapshot, states)),
+                          ("done-when-possible", unlike_model(snapshot, self.stock, self.undeliverable, self.interrupted))):
             if why:
                 raise Violation(prop, why)
 

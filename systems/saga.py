@@ -270,7 +270,7 @@ SYSTEM = System(
     name="saga",
     summary="Order saga over inventory, payment_processor and a shipping service, coordinator SIGKILLed anywhere: begun/done log + idempotent compensations vs none, a double refund, a step before its log record",
     kind="proc",
-    properties=("all-done-or-all-compensated", "compensated-at-most-once", "recovery-completes"),
+    properties=("all-done-or-all-compensated", "compensated-at-most-once", "recovery-completes", "done-when-possible"),
     variants=[
         Variant("logged", lambda: CONFIGS["logged"], expect="correct"),
         Variant(
