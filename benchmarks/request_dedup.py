@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from racekit.crash import redis_server  # noqa: E402
+from racekit.crash import redis as redis_service  # noqa: E402
 from systems import request_dedup as rd  # noqa: E402
 
 
@@ -100,7 +100,7 @@ def bytes_per_entry_sqlite(workdir: Path, n: int) -> float:
     return float(pages * size / n)
 
 
-def bytes_per_entry_redis(server: redis_server.Server, n: int) -> float:
+def bytes_per_entry_redis(server: redis_service.Server, n: int) -> float:
     with server.client() as r:
         r.flushall()
         before = int(r.info("memory")["used_memory"])
@@ -113,7 +113,7 @@ def bytes_per_entry_redis(server: redis_server.Server, n: int) -> float:
     return (after - before) / n
 
 
-def run_store(name: str, workdir: Path, ids: list[str], servers: dict[str, redis_server.Server]) -> dict[str, Any]:
+def run_store(name: str, workdir: Path, ids: list[str], servers: dict[str, redis_service.Server]) -> dict[str, Any]:
     workdir.mkdir(exist_ok=True)
     db = str(workdir / f"{name}.db")
     if name.startswith("redis"):
@@ -147,15 +147,15 @@ def main() -> None:
     ap.add_argument("--dir", default="/tmp", help="where the databases and the AOF live (a real disk)")
     ap.add_argument("--plot", default="", help="write a PNG here")
     a = ap.parse_args()
-    reason = redis_server.unavailable()
+    reason = redis_service.unavailable()
     if reason:
         sys.exit(f"request_dedup benchmark: {reason}")
     ids = workload(a.requests, a.dup)
     with tempfile.TemporaryDirectory(prefix="racekit-dedup-bench-", dir=a.dir) as tmp:
         workdir = Path(tmp)
         servers = {
-            "redis": redis_server.Server(base=tmp).start(),
-            "redis+aof": redis_server.Server(base=tmp, extra=["--appendonly", "yes", "--appendfsync", "everysec"]).start(),
+            "redis": redis_service.Server(base=tmp).start(),
+            "redis+aof": redis_service.Server(base=tmp, extra=["--appendonly", "yes", "--appendfsync", "everysec"]).start(),
         }
         try:
             stores = ("baseline", "memory", "sqlite", "sqlite+fsync", "redis", "redis+aof")

@@ -22,6 +22,9 @@ from racekit.declarations import System, Variant
 from racekit.engine import Engine
 from racekit.portfolio import replay, replay_all, search
 from racekit.profiles import ProfileSettings
+from racekit.project import Project
+from racekit.registry import machine_ref
+from racekit.registry import project as registry_project
 
 
 @dataclass
@@ -80,9 +83,16 @@ def check_variant(
     system: System,
     variant: Variant,
     profile: ProfileSettings,
-    root: Path,
+    root: Path | Project,
     save: bool = False,
+    how_to_save: str | None = None,
 ) -> VariantReport:
+    """``root``: the project (or its root) whose counterexample folder is read and
+    written.  ``how_to_save``: the command that writes a missing counterexample,
+    as the caller's user runs it (pytest: ``--racekit-save``); by default the
+    ``racekit check`` command of a registered system."""
+    project = registry_project(root)
+    ref = machine_ref(project, machine)
     started = time.perf_counter()
     report = VariantReport(system.name, variant.name, variant.expect, "error", None, False)
     reason = machine.unavailable(variant)
@@ -103,7 +113,7 @@ def check_variant(
     report.schedules = int(outcome.stats.get("runs", 0))
     if outcome.notes:
         report.message += " (" + "; ".join(outcome.notes) + ")"
-    cx_root = root / "counterexamples"
+    cx_root = project.counterexamples
     if variant.expect == "violation":
         if not outcome.failed:
             report.problems.append(f"expected a {variant.property} violation; none found")
@@ -112,12 +122,12 @@ def check_variant(
         else:
             report.length = _length(outcome)
             path = store.path_for(cx_root, system.name, variant.name, variant.property or "")
-            rel = path.relative_to(root).as_posix()
+            rel = project.rel(path)
             replays = {f.name: replay_on(machine, f, {"variant": variant.name, "scenario": outcome.scenario, "choices": outcome.choices}) for f in system.fixed}
             for name, r in replays.items():
                 if r.failed:
                     report.problems.append(f"counterexample also fails on fixed variant {name}: {r.message}")
-            doc = store.document(system, variant, outcome, replays, rel)
+            doc = store.document(system, variant, outcome, replays, rel, machine=ref)
             again = replay_on(machine, variant, store.loads(store.dumps(doc)))
             if not again.failed or again.kind != outcome.kind:
                 report.problems.append("the counterexample does not reproduce after a JSON round trip")
@@ -129,13 +139,14 @@ def check_variant(
                 saved_doc = store.load(path)
                 replayed = replay_on(machine, variant, saved_doc)
                 if not replayed.failed or replayed.kind != saved_doc["kind"]:
-                    report.problems.append(f"saved {rel} no longer reproduces on {variant.name}")
+                    report.problems.append(f"saved {project.shown(rel)} no longer reproduces on {variant.name}")
                 elif replayed.trace != saved_doc["trace"]:
-                    report.problems.append(f"saved {rel} replays with a different trace (not deterministic?)")
+                    report.problems.append(f"saved {project.shown(rel)} replays with a different trace (not deterministic?)")
             else:
-                report.problems.append(
-                    f"no saved counterexample at {rel}: write it with `racekit check {system.name} --variant {variant.name}`"
-                )
+                hint = how_to_save or (
+                    f"`racekit check {system.name} --variant {variant.name}`" if ref is None
+                    else "`pytest --racekit-save`")
+                report.problems.append(f"no saved counterexample at {project.shown(rel)}: write it with {hint}")
     else:
         if outcome.failed:
             report.problems.append(f"expected no violation, found {outcome.property}: {outcome.message}")

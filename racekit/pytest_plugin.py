@@ -23,7 +23,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--racekit-save",
         action="store_true",
         default=False,
-        help="write minimized counterexamples of broken variants to counterexamples/",
+        help="write minimized counterexamples of broken variants to the project's counterexample folder "
+        "([tool.racekit] counterexamples in pyproject.toml; default counterexamples/)",
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from racekit.errors import RacekitError
+from racekit.project import Project
 
 _THR_SYSTEM = '''"""{title}: a value several threads add to; the broken variant loses updates."""
 
@@ -85,8 +86,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from racekit import ConcurrentStateMachine, variant_tests
-from specs.{name} import {cls}Spec
-from systems import {name}
+from {specs_pkg}.{name} import {cls}Spec
+from {systems_pkg} import {name}
 
 
 class Machine(ConcurrentStateMachine):
@@ -180,7 +181,7 @@ from typing import Any
 from racekit import Variant, variant_tests
 from racekit.sim import ClientOp, ClientScript, Draw, FaultBudget, Node, Property, SimMachine, World, WorldConfig
 from racekit.sim import make_scenario_json
-from systems import {name}
+from {systems_pkg} import {name}
 
 NODES = ("a", "b")
 
@@ -285,7 +286,7 @@ from typing import Any
 
 from racekit import Draw, Variant, variant_tests
 from racekit.crash import CrashMachine, Driver, Run, Violation
-from systems import {name}
+from {systems_pkg} import {name}
 
 
 class DepositDriver(Driver):
@@ -296,7 +297,7 @@ class DepositDriver(Driver):
         self.db = str(run.workdir / "bank.db")
         {name}.setup(self.db)
         for i, amount in enumerate(self.amounts):
-            run.submit(f"w{{i}}", "systems.{name}:deposit", {{"db": self.db, "variant": self.variant, "amount": amount}})
+            run.submit(f"w{{i}}", "{systems_pkg}.{name}:deposit", {{"db": self.db, "variant": self.variant, "amount": amount}})
 
     def finish(self, run: Run) -> None:
         with closing(sqlite3.connect(self.db)) as con:
@@ -351,33 +352,42 @@ _NOTE = '''# {title}
 ## What racekit found
 '''
 
-_PACKAGES = ("systems", "specs", "stateful_tests")
+def scaffold(root: Path | Project, name: str, kind: str = "thr") -> list[Path]:
+    """Write the files of system ``name`` of ``kind`` into the project; refuse to overwrite.
 
+    The files go where the project's ``[tool.racekit]`` says (systems, the
+    first machines folder, specs, notes), and import those packages by the
+    names the configuration gives them.
+    """
+    from racekit.registry import project
 
-def scaffold(root: Path, name: str, kind: str = "thr") -> list[Path]:
-    """Write the files of system ``name`` of ``kind`` under ``root``; refuse to overwrite."""
+    proj = project(root)
     cls = "".join(part.title() for part in name.split("_"))
     title = name.replace("_", " ").capitalize()
-    fmt = {"name": name, "cls": cls, "title": title}
+    fmt = {"name": name, "cls": cls, "title": title, "systems_pkg": proj.systems_package,
+           "specs_pkg": proj.package(proj.specs)}
     templates = {
-        "thr": {"systems": _THR_SYSTEM, "specs": _THR_SPEC, "stateful_tests": _THR_TEST},
-        "sim": {"systems": _SIM_SYSTEM, "stateful_tests": _SIM_TEST},
-        "proc": {"systems": _PROC_SYSTEM, "stateful_tests": _PROC_TEST},
+        "thr": {"systems": _THR_SYSTEM, "specs": _THR_SPEC, "machines": _THR_TEST},
+        "sim": {"systems": _SIM_SYSTEM, "machines": _SIM_TEST},
+        "proc": {"systems": _PROC_SYSTEM, "machines": _PROC_TEST},
     }.get(kind)
     if templates is None:
         raise RacekitError(f"unknown kind {kind!r} (choose from: thr, sim, proc)")
+    folders = {"systems": proj.systems, "specs": proj.specs, "machines": proj.machines[0]}
     files = {
-        root / package / (f"test_{name}.py" if package == "stateful_tests" else f"{name}.py"): text.format(**fmt)
-        for package, text in templates.items()
+        folders[folder] / (f"test_{name}.py" if folder == "machines" else f"{name}.py"): text.format(**fmt)
+        for folder, text in templates.items()
     }
-    files[root / "docs" / "systems" / f"{name}.md"] = _NOTE.format(**fmt)
+    files[proj.notes / f"{name}.md"] = _NOTE.format(**fmt)
     existing = [p for p in files if p.exists()]
     if existing:
         raise RacekitError(f"{existing[0]} already exists; pick another name")
-    for package in _PACKAGES:
-        init = root / package / "__init__.py"
-        if not init.exists():
-            files[init] = ""
+    for folder in {proj.systems, proj.specs, proj.machines[0]}:
+        # every package folder from the root down: the configured names are imported as packages
+        for depth in range(1, len(folder.relative_to(proj.root).parts) + 1):
+            init = proj.root.joinpath(*folder.relative_to(proj.root).parts[:depth]) / "__init__.py"
+            if not init.exists():
+                files[init] = ""
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

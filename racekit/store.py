@@ -54,8 +54,14 @@ def document(
     outcome: Result,
     replays: Mapping[str, Result],
     path: str | None = None,
+    machine: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON document for a failing outcome of a broken variant."""
+    """The JSON document for a failing outcome of a broken variant.
+
+    ``machine`` (``PATH.py:CLASS``) names the Machine when it is not the
+    registered one of ``system`` (a state machine in the user's test module),
+    so ``racekit replay`` can find it; see :func:`racekit.registry.machine_for`.
+    """
     if not outcome.failed or outcome.kind is None:
         raise CounterexampleError("only a failing outcome makes a counterexample")
     prop = outcome.property or outcome.kind
@@ -86,6 +92,8 @@ def document(
         },
         "replay_command": f"racekit replay {path or path_for(Path('counterexamples'), system.name, variant.name, prop).as_posix()}",
     }
+    if machine is not None:
+        doc["machine"] = machine
     return doc
 
 
@@ -107,10 +115,35 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it
+    (Linux: /proc/self/status); elsewhere set and put straight back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode() -> int:
+    """What ``open()`` would give a new file: 0o666 less the umask (0o644 usually).
+
+    ``mkstemp`` makes its file 0600; a counterexample is meant to be
+    committed and read by others, so it gets the ordinary mode.
+    """
+    return 0o666 & ~_umask()
+
+
 def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -172,7 +205,13 @@ def validate(doc: Any, source: str = "<string>") -> dict[str, Any]:
     for name in ("system", "variant"):
         if not re.match(r"^[a-z][a-z0-9_]*$", doc[name]):
             raise CounterexampleError(f"{source}: {name} {doc[name]!r} is not a valid name")
+    if "machine" in doc and not (isinstance(doc["machine"], str) and MACHINE_REF.match(doc["machine"])):
+        raise CounterexampleError(f"{source}: machine {str(doc['machine'])[:80]!r} is not PATH.py:CLASS")
     return doc
+
+
+MACHINE_REF = re.compile(r"^(?P<path>[A-Za-z0-9_][A-Za-z0-9_./-]*\.py):(?P<cls>[A-Za-z_][A-Za-z0-9_]*)$")
+"""``PATH.py:CLASS``: a Machine outside the registry, relative to the project root."""
 
 
 def saved(root: Path, system: str) -> list[Path]:

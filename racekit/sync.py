@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from racekit.sched.access import Access
+from racekit.sched.access import EXTERNAL, Access
 from racekit.sched.runtime import Execution, _local, current_execution
 
 T = TypeVar("T")
@@ -44,6 +44,7 @@ __all__ = [
     "RLock",
     "Semaphore",
     "Thread",
+    "external",
     "monotonic",
     "sleep",
     "thread_id",
@@ -724,6 +725,28 @@ def yield_point() -> None:
     ex = current_execution()
     if ex is not None:
         ex.switch_point(Access(("yield",), False, "yield"))
+
+
+def external(service: str, key: str = "", *, write: bool = True, what: str = "", depth: int = 0) -> None:
+    """A switch point before one call to a service outside the process.
+
+    A Redis command or a SQL statement runs inside the server, atomically,
+    in code opcode tracing cannot see; without this the scheduler would
+    neither preempt around the call nor know that two calls on one key do
+    not commute, and DPOR would prune orders that matter.  Call it right
+    before the request; the request then runs in the same step.  ``key``
+    narrows what the call touches (one cache key, one row): calls on the
+    same ``(service, key)`` are dependent when either writes, calls on
+    different keys commute - so name every key the call touches, or leave
+    ``key`` empty to mean the whole service.  ``depth``: how many frames
+    above the caller the trace should name as the call's place (an adapter
+    method passes 1, so the trace shows the application line, not its own).
+    A no-op outside a controlled run.
+    """
+    ex = current_execution()
+    if ex is not None:
+        label = what or f"{service} {'write' if write else 'read'} {key}"
+        ex.switch_point(Access((EXTERNAL, service, key), write, label), depth=3 + depth)
 
 
 def publish(ex: Execution) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from racekit import History, Outcomes, Spec, sync, WaitWatch
+from racekit import History, Outcomes, Spec, WaitWatch, sync
 
 
 @dataclass

@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 
 from racekit import BLOCKED, History, Outcomes, Spec
 
-
 SHUT_DOWN = ("error", "ShutDown")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from racekit import CasRegisterSpec
 
-
 __all__ = ["CasRegisterSpec", "lost_update", "register_spec"]
 
 

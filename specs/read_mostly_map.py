@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from racekit import Spec
 
-
 Pairs = frozenset[tuple[str, int]]
 
 

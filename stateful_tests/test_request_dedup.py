@@ -33,7 +33,8 @@ import pytest
 
 import racekit
 from racekit import Draw, Variant, check_history, run_scenario, variant_tests
-from racekit.crash import CrashMachine, Driver, Run, Task, Violation, redis_server
+from racekit.crash import CrashMachine, Driver, Run, Task, Violation
+from racekit.crash import redis as redis_service
 from specs.request_dedup import DedupSpec, Effect, check_effects, rows_over_bound, ttl_over_bound
 from systems import request_dedup
 
@@ -71,7 +72,7 @@ class DedupDriver(Driver):
         self.db = str(run.workdir / "app.db")
         request_dedup.setup(self.db, self.variant)
         if self.config.store == "redis":
-            server = redis_server.shared()
+            server = redis_service.shared()
             self.redis_socket = server.socket
             with server.client() as r:
                 r.flushall()
@@ -149,7 +150,7 @@ class DedupDriver(Driver):
             run.note("check", f"store at t={last // 1000}s", ", ".join(f"{r} until t={e // 1000}s" for r, e in rows) or "empty")
             why = rows_over_bound(rows, effects, last, WINDOW)
         elif self.config.store == "redis":
-            server = redis_server.shared()
+            server = redis_service.shared()
             with server.client(decode_responses=True) as r:
                 ttls = {k: int(r.pttl(k)) for k in sorted(r.scan_iter(match=request_dedup.KEY_PREFIX + "*"))}
             # the TTL itself runs on Redis's clock: the trace shows only where it stands against the window
@@ -179,7 +180,7 @@ class Machine(CrashMachine):
 
     @classmethod
     def unavailable(cls, variant: Variant) -> str | None:
-        return redis_server.unavailable() if variant.factory().store == "redis" else None
+        return redis_service.unavailable() if variant.factory().store == "redis" else None
 
     @classmethod
     def driver(cls, variant: Variant, scenario: Any) -> Driver:
@@ -228,7 +229,7 @@ def _needs_redis(request: pytest.FixtureRequest) -> None:
     callspec = getattr(request.node, "callspec", None)
     name = callspec.params.get("variant_name", "") if callspec is not None else ""
     if name.startswith("redis") or "redis" in request.node.name:
-        reason = redis_server.unavailable()
+        reason = redis_service.unavailable()
         if reason:
             pytest.skip(reason)
 
@@ -236,7 +237,7 @@ def _needs_redis(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def _stop_redis() -> Iterator[None]:
     yield
-    redis_server.stop_shared()
+    redis_service.stop_shared()
 
 
 test_request_dedup = variant_tests(Machine)

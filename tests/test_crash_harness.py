@@ -525,3 +525,23 @@ def test_a_guarded_server_dies_with_its_owner(tmp_path: Path) -> None:
     while doomed.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not doomed.exists()
+
+
+def test_zygote_preloads_the_projects_own_packages(tmp_path: Path) -> None:
+    """A project's crash machine names its packages (RACEKIT_TARGET_PACKAGES); the zygote's
+    preload accepts exactly those, like ``resolve`` does, and still refuses any other name."""
+    pkg = tmp_path / "myproj_systems"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "thing.py").write_text("VALUE = 1\n")
+    (tmp_path / "elsewhere.py").write_text("VALUE = 2\n")
+    from racekit.crash.procs import Zygote
+
+    with open(tmp_path / "log", "wb") as log:
+        z = Zygote(tmp_path, log, {"RACEKIT_TARGET_PACKAGES": "myproj_systems"})
+        try:
+            assert z._ask({"op": "preload", "module": "myproj_systems.thing"}) == {"ok": True}
+            refused = z._ask({"op": "preload", "module": "elsewhere"})
+            assert "is not under" in refused["error"] and "myproj_systems." in refused["error"]
+        finally:
+            z.close()

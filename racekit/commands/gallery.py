@@ -26,16 +26,17 @@ def _fail(message: str) -> None:
 def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
     """Render every system, variant and saved counterexample as static HTML.
 
-    Extra counterexample FILES (outside counterexamples/) are added to the site.
+    Extra counterexample FILES (outside counterexamples/) are added to the site;
+    FILES ending in .edn are transactional histories (like counterexamples/txn/).
     The site needs no server and no network: open DIR/index.html.
     """
     from racekit.gallery import build
-    from racekit.registry import catalogue_root
+    from racekit.project import find_project
 
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a directory")
     try:
-        root = catalogue_root()
+        root = find_project()
     except RacekitError as exc:
         _fail(str(exc))
     for f in files:
@@ -43,10 +44,14 @@ def gallery(output: Path, open_: bool, files: tuple[Path, ...]) -> None:
             _fail(f"{f}: no such counterexample file")
     try:
         site = build(root, output, extra=list(files))
+    except RacekitError as exc:
+        _fail(str(exc))
     except OSError as exc:
         _fail(f"{output}: cannot write the gallery ({exc.strerror or exc})")
     click.echo(
-        f"gallery: {len(site.pages)} counterexample page(s), {len(site.unreadable)} unreadable file(s)"
+        f"gallery: {len(site.pages)} counterexample page(s)"
+        + (f", {sum(1 for t in site.txn if t.href)} transactional history page(s)" if site.txn else "")
+        + f", {len(site.unreadable)} unreadable file(s)"
         f" -> {site.index}"
     )
     if open_:

@@ -21,15 +21,21 @@ def replay(file: str, variant: str | None, as_json: bool) -> None:
     On its own variant the violation must reappear; with --variant naming a
     fixed sibling, the file's recorded outcome for that variant (clean) must.
     """
+    from pathlib import Path
+
     from racekit import store
     from racekit.checking import replay_on
-    from racekit.registry import load_machine, load_system
+    from racekit.project import project_for_file
+    from racekit.registry import machine_for
 
     doc = store.load(file)
-    system = load_system(doc["system"])
+    # The project the file lives in: its system is looked up there by name, or,
+    # for a Machine outside the registry, by the module the file names - which
+    # must lie in a folder that project's [tool.racekit] allows.
+    machine = machine_for(doc, project_for_file(Path(file)), source=file)
+    system = machine.system
     target = system.variant(variant or doc["variant"])
     system.variant(doc["variant"])
-    machine = load_machine(doc["system"])
     outcome = replay_on(machine, target, doc)
     if target.name == doc["variant"]:
         expected = "violation"

@@ -18,15 +18,12 @@ def _fail(message: str) -> None:
 
 
 def find_root(path: Path) -> Path | None:
-    """The catalogue root for a counterexample file: the checkout it lives in, or cwd's."""
-    from racekit.registry import catalogue_root
+    """The root of the project a counterexample file belongs to (its source lines are
+    read there), or None when there is none: the file is shown without them."""
+    from racekit.project import project_for_file
 
-    here = path.resolve().parent
-    for candidate in (here, *here.parents):
-        if (candidate / "systems" / "__init__.py").is_file():
-            return candidate
     try:
-        return catalogue_root()
+        return project_for_file(path).root
     except RacekitError:
         return None
 

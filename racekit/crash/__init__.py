@@ -11,7 +11,7 @@ harness)::
 A system's test imports the engine from here too - ``CrashMachine``,
 ``Budget``, ``Driver``, ``Run``, ``Task``, ``Violation``, ``without_one``,
 and the helpers for services (``Service``, ``child_env``, ``scratch_dir``,
-``survivors``, ``postgres``, ``redis_server``).  Those load on first use, so a worker process
+``survivors``, ``postgres``, ``redis``).  Those load on first use, so a worker process
 that only needs the points starts fast.  Internals: :mod:`racekit.crash.point`
 (points, labels, channels), :mod:`racekit.crash.db` (traced connections),
 :mod:`racekit.crash.files` (the file layer and the durable record),
@@ -20,7 +20,7 @@ that only needs the points starts fast.  Internals: :mod:`racekit.crash.point`
 (the Engine), :mod:`racekit.crash.session` (a pool and a scratch directory
 around many runs), :mod:`racekit.crash.procs` (processes, pools, services,
 leftovers), :mod:`racekit.crash.postgres` (a throwaway PostgreSQL cluster),
-:mod:`racekit.crash.redis_server` (a throwaway Redis server).
+:mod:`racekit.crash.redis` (a throwaway redis-server).
 See docs/crash.md.
 """
 
@@ -39,7 +39,7 @@ from racekit.crash.point import stepping as stepping
 if TYPE_CHECKING:
     from racekit.crash import files as files
     from racekit.crash import postgres as postgres
-    from racekit.crash import redis_server as redis_server
+    from racekit.crash import redis as redis
     from racekit.crash.machine import Budget as Budget
     from racekit.crash.machine import CrashMachine as CrashMachine
     from racekit.crash.machine import without_one as without_one
@@ -81,7 +81,7 @@ __all__ = [
     "operation",
     "pausepoint",
     "postgres",
-    "redis_server",
+    "redis",
     "report",
     "scratch_dir",
     "stepping",
@@ -91,7 +91,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("postgres", "redis_server", "files"):
+    if name in ("postgres", "redis", "files"):
         return importlib.import_module(f"racekit.crash.{name}")
     where = _WHERE.get(name)
     if where is None:

@@ -35,7 +35,7 @@ from racekit.declarations import System, Variant
 from racekit.engine import Phase, Plan
 from racekit.errors import RacekitError
 from racekit.profiles import ProfileSettings
-from racekit.registry import catalogue_root
+from racekit.project import project_of
 
 
 class Unavailable(RacekitError):
@@ -153,7 +153,10 @@ class CrashMachine:
         reason = cls.unavailable(variant)
         if reason:
             raise Unavailable(f"{cls.system.name}/{variant.name}: {reason}")
-        with Session(catalogue_root(), env=cls.session_env(variant)) as session:
+        project = project_of(cls)  # the machine's own project, whatever the working directory
+        packages = {project.systems_package, *(project.package(d) for d in project.machines)}
+        env = {"RACEKIT_TARGET_PACKAGES": ",".join(sorted(packages)), **cls.session_env(variant)}
+        with Session(project.root, env=env) as session:
             yield CrashSession(cls, variant, session)
 
 

@@ -16,8 +16,8 @@ which the parent points at a log file.  Commands:
 A process serves any number of ``run`` commands one after another (the pool
 reuses processes that were not killed), so targets must keep no state in
 module globals.  Targets are resolved only under the packages the harness
-allows (``systems``, ``tests``, ``racekit.crash``): a name never comes from a
-counterexample file.
+allows (``systems``, ``tests``, ``racekit.crash`` and the project's configured
+systems and machines packages): a name never comes from a counterexample file.
 """
 
 from __future__ import annotations
@@ -40,10 +40,18 @@ from racekit.crash import db, point  # noqa: E402
 ALLOWED = ("systems.", "tests.", "racekit.crash.")
 
 
+def allowed() -> tuple[str, ...]:
+    """The default packages, plus the project's own (``[tool.racekit]`` systems and
+    machines, passed by :class:`racekit.crash.CrashMachine` in RACEKIT_TARGET_PACKAGES)."""
+    extra = [p.strip() for p in os.environ.get("RACEKIT_TARGET_PACKAGES", "").split(",") if p.strip()]
+    return (*ALLOWED, *(f"{p}." for p in extra))
+
+
 def resolve(target: str) -> Callable[..., Any]:
     module, _, attr = target.partition(":")
-    if not module.startswith(ALLOWED) or not attr:
-        raise ValueError(f"target {target!r} is not module:function under {', '.join(ALLOWED)}")
+    packages = allowed()
+    if not module.startswith(packages) or not attr:
+        raise ValueError(f"target {target!r} is not module:function under {', '.join(packages)}")
     fn = getattr(importlib.import_module(module), attr)
     if not callable(fn):
         raise TypeError(f"target {target!r} is not callable")
@@ -131,8 +139,8 @@ def zygote(sock_fd: int) -> None:
         elif req.get("op") == "preload":
             module = str(req.get("module", ""))
             try:
-                if not module.startswith(ALLOWED):
-                    raise ValueError(f"{module!r} is not under {', '.join(ALLOWED)}")
+                if not module.startswith(allowed()):
+                    raise ValueError(f"{module!r} is not under {', '.join(allowed())}")
                 importlib.import_module(module)
                 sock.send(b'{"ok": true}')
             except Exception as exc:  # a module that fails to import fails in the worker too, with its traceback

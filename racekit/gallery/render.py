@@ -22,6 +22,7 @@ import jinja2
 from racekit import store
 from racekit.errors import RacekitError
 from racekit.gallery.svg import layout
+from racekit.project import Project
 from racekit.timeline import Timeline, clean, timeline
 
 __all__ = ["Site", "build", "environment", "render_page"]
@@ -94,7 +95,8 @@ class SystemRow:
     name: str
     summary: str = ""
     kind: str = ""
-    note: str = ""  # href to docs/systems/<id>.md, "" if there is none
+    note: str = ""  # href to the copy of docs/systems/<id>.md, "" if there is none
+    note_path: str = ""  # where the note is (or would be) in the project
     error: str = ""  # the system module did not load
     variants: list[VariantRow] = field(default_factory=list)
     unreadable: list[Entry] = field(default_factory=list)
@@ -102,13 +104,29 @@ class SystemRow:
 
 
 @dataclass
+class TxnEntry:
+    """One saved transactional history (``<counterexamples>/txn/*.edn``), checked at build time."""
+
+    path: Path
+    error: str = ""  # one line: why it could not be read or checked
+    href: str = ""
+    verdict: str = ""  # valid / invalid / unknown
+    workload: str = ""
+    transactions: int = 0
+    anomalies: list[str] = field(default_factory=list)
+    ruled_out: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Site:
-    """What :func:`build` wrote."""
+    """What :func:`build` wrote: ``pages`` are the counterexamples' pages, ``txn`` the
+    saved transactional histories (each with its page, or its error)."""
 
     index: Path
     pages: list[Path]
     unreadable: list[Entry]
     systems: list[SystemRow]
+    txn: list[TxnEntry] = field(default_factory=list)
 
 
 def _one_line(text: str) -> str:
@@ -130,11 +148,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "x"
 
 
-def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -> tuple[SystemRow, Any]:
+def _system_row(proj: Project, name: str, out_dir: Path, env: jinja2.Environment) -> tuple[SystemRow, Any]:
     from racekit.registry import load_system
 
-    row = SystemRow(name=name)
-    note = root / "docs" / "systems" / f"{name}.md"
+    note = proj.notes / f"{name}.md"
+    row = SystemRow(name=name, note_path=clean(proj.rel(note), 300))
     if note.is_file():
         # Copied into the site as text, so the gallery stays whole when moved.
         try:
@@ -152,7 +170,7 @@ def _system_row(root: Path, name: str, out_dir: Path, env: jinja2.Environment) -
             )
             row.note = f"_notes/{_slug(name)}.html"
     try:
-        system = load_system(name, root)
+        system = load_system(name, proj)
     except Exception as exc:  # a broken catalogue module must not break the gallery
         row.error = _one_line(f"{type(exc).__name__}: {exc}")
         return row, None
@@ -201,31 +219,48 @@ def _found(row: SystemRow, system: Any, entries: list[Entry]) -> None:
 
 
 def build(
-    root: Path,
+    root: Path | Project,
     out_dir: Path,
     extra: Sequence[Path] = (),
     systems: Iterable[str] | None = None,
 ) -> Site:
-    """Render the gallery of the catalogue at ``root`` into ``out_dir``.
+    """Render the gallery of the project at ``root`` into ``out_dir``.
 
-    Counterexamples are read from ``root/counterexamples/<system>/``; ``extra``
-    names more counterexample files (anywhere) to add.  ``systems`` restricts
-    the catalogue systems listed (default: all of them).
+    Counterexamples are read from ``<counterexamples>/<system>/`` (the folder
+    ``[tool.racekit]`` names; folders of systems outside the registry, such as
+    a state machine in a test module, are listed under "Other
+    counterexamples"); ``extra`` names more counterexample files (anywhere)
+    to add (``.edn`` ones are transactional histories, listed with the saved
+    ``<counterexamples>/txn/*.edn``).  ``systems`` restricts the catalogue
+    systems listed (default: all).
     """
-    root = Path(root)
+    from racekit.registry import project
+
+    proj = project(root if isinstance(root, Project) else Path(root))
+    root = proj.root
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
 
     from racekit.registry import system_names
 
-    names = list(systems) if systems is not None else system_names(root)
-    ce_root = root / "counterexamples"
+    names = list(systems) if systems is not None else (system_names(proj) if proj.has_systems() else [])
+    ce_root = proj.counterexamples
     entries: dict[str, list[Entry]] = {}
     for name in names:
         entries[name] = [_load(p, name) for p in store.saved(ce_root, name)]
     outside: list[Entry] = []
+    if systems is None and ce_root.is_dir():
+        for folder in sorted(d for d in ce_root.iterdir() if d.is_dir() and d.name not in entries and d.name != "txn"):
+            outside += [_load(p, folder.name) for p in store.saved(ce_root, folder.name)]
+    seen = {e.path.resolve() for e in [*outside, *(x for xs in entries.values() for x in xs)]}
+    histories = [Path(p) for p in extra if Path(p).suffix == ".edn"]  # transactional: their own section
     for p in extra:
+        if Path(p).suffix == ".edn":
+            continue
+        if Path(p).resolve() in seen:
+            continue  # already listed from the counterexample folder
+        seen.add(Path(p).resolve())
         e = _load(Path(p), "extra")
         if e.doc is not None and e.doc["system"] in entries:
             e.system = e.doc["system"]
@@ -255,13 +290,17 @@ def build(
         page.write_text(_page(page_t, e.tl, e.doc, _display(e.path, root)), encoding="utf-8")
         pages.append(page)
 
+    # -- transactional anomalies: one page each, the history checked now, not trusted
+    txn = _txn_pages(ce_root, histories, out_dir, root)
+
     # -- the index
     rows: list[SystemRow] = []
     for name in names:
-        row, system = _system_row(root, name, out_dir, env)
+        row, system = _system_row(proj, name, out_dir, env)
         _found(row, system, entries[name])
         rows.append(row)
     unreadable = [e for xs in entries.values() for e in xs if e.doc is None] + [e for e in outside if e.doc is None]
+    unreadable += [Entry(t.path, "txn", error=t.error) for t in txn if t.error]
     for e in unreadable:
         e.error = e.error or "unknown error"
     index = out_dir / "index.html"
@@ -269,6 +308,8 @@ def build(
         env.get_template("index.html").render(
             systems=rows,
             outside=outside,
+            txn=txn,
+            txn_pages=sum(1 for t in txn if t.href),
             unreadable_count=len(unreadable),
             page_count=len(pages),
             display=lambda p: clean(_display(p, root), 300),
@@ -277,7 +318,49 @@ def build(
         ),
         encoding="utf-8",
     )
-    return Site(index=index, pages=pages, unreadable=unreadable, systems=rows)
+    return Site(index=index, pages=pages, unreadable=unreadable, systems=rows, txn=txn)
+
+
+def _txn_pages(ce_root: Path, extra: Sequence[Path], out_dir: Path, root: Path) -> list[TxnEntry]:
+    """Check each saved history (and each extra ``.edn`` file) with racekit.txn and draw
+    its anomaly cycles on a page of its own."""
+    from racekit.txn import render as txn_render
+    from racekit.txn import saved as txn_saved
+
+    out: list[TxnEntry] = []
+    used: set[str] = set()
+    paths = list(txn_saved.saved(ce_root))
+    seen = {q.resolve() for q in paths}
+    for q in extra:
+        if q.resolve() not in seen:  # a committed one named again is listed once
+            seen.add(q.resolve())
+            paths.append(q)
+    for path in paths:
+        entry = TxnEntry(path)
+        out.append(entry)
+        try:
+            history, result = txn_saved.read(path)
+        except RacekitError as exc:
+            entry.error = _one_line(str(exc))
+            continue
+        except (RecursionError, MemoryError, ValueError) as exc:
+            entry.error = _one_line(f"{path}: cannot check ({type(exc).__name__})")
+            continue
+        entry.verdict = {True: "valid", False: "invalid", "unknown": "unknown"}[result.valid]
+        entry.workload = result.workload
+        entry.transactions = result.operations
+        entry.anomalies = [clean(a, 80) for a in result.anomaly_types]
+        entry.ruled_out = [clean(m, 80) for m in result.not_]
+        href = f"_txn/{_slug(path.stem)}.html"  # "_": no system is named so
+        while href in used:
+            href = href[:-5] + "-2.html"
+        used.add(href)
+        entry.href = href
+        page = out_dir / href
+        page.parent.mkdir(parents=True, exist_ok=True)
+        title = f"{_display(path, root)}: {', '.join(result.anomaly_types) or entry.verdict}"
+        page.write_text(txn_render.render_page(result, title=clean(title, 300), up="../"), encoding="utf-8")
+    return out
 
 
 def _page(template: jinja2.Template, tl: Timeline, doc: dict[str, Any], source: str) -> str:

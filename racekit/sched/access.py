@@ -18,6 +18,9 @@ Keys:
   every attribute/global *load*: the step that loads ``s.items`` may read its
   contents without another switch point (truth test, iteration, ``==``).
 * ``("global", name)`` - a module global load/store.
+* ``("external", service, key)`` - a call to a service outside the process
+  (``sync.external``: a Redis command, a SQL statement) on one key; key
+  ``""`` is the whole service, dependent with every key of it.
 * ``OPAQUE`` - a call into code racekit cannot see (a C function such as
   ``list.append``): dependent with every non-primitive access.
 """
@@ -50,6 +53,8 @@ OPAQUE = Access(OPAQUE_KEY, True, "call")
 ITEM_KEY: tuple[Hashable, ...] = ("item",)
 _HOLDERS = frozenset({"attr", "global"})
 
+EXTERNAL = "external"
+
 # Operation boundaries recorded in a history: invocations read, returns write.
 HISTORY_KEY: tuple[Hashable, ...] = ("history",)
 
@@ -67,6 +72,8 @@ def dependent(a: Access | None, b: Access | None) -> bool:
         # A C call cannot touch racekit primitive state; anything else it may.
         other = kb if ka == OPAQUE_KEY else ka
         return other[0] != "prim"
+    if ka[0] == EXTERNAL == kb[0] and ka[1] == kb[1] and "" in (ka[2], kb[2]):
+        return a.write or b.write  # the whole service vs one of its keys
     if ka != kb:
         # A container's contents are also read without a switch point of
         # their own, in the step that loads it: ``if s.items:``,

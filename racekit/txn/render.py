@@ -121,8 +121,8 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_page(result: TxnResult, title: str = "txncheck") -> str:
-    """The HTML page of a check result."""
+def render_page(result: TxnResult, title: str = "txncheck", up: str | None = None) -> str:
+    """The HTML page of a check result; ``up``: the relative path to a gallery index to link back to."""
     history = result.history
     ops = {op.index: op.to_edn() for op in history.completions} if history else {}
     sections: list[dict[str, Any]] = []
@@ -139,7 +139,7 @@ def render_page(result: TxnResult, title: str = "txncheck") -> str:
     verdict = {True: "valid", False: "invalid", "unknown": "unknown"}[result.valid]
     return environment().get_template("anomalies.html").render(
         title=title, verdict=verdict, workload=result.workload, transactions=result.operations,
-        not_=result.not_, also_not=result.also_not, anomalies=sections)
+        not_=result.not_, also_not=result.also_not, anomalies=sections, up=up)
 
 
 def _text(kind: str, case: Any) -> str:
