@@ -17,8 +17,8 @@ import atexit
 import os
 import shutil
 import tempfile
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from racekit.crash.procs import HarnessError, Service
