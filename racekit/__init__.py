@@ -51,6 +51,9 @@ if TYPE_CHECKING:
         CasRegisterSpec as CasRegisterSpec,
     )
     from racekit.models import (
+        CircuitBreakerSpec as CircuitBreakerSpec,
+    )
+    from racekit.models import (
         CounterSpec as CounterSpec,
     )
     from racekit.models import (
@@ -122,7 +125,7 @@ _WHERE = {
     **{
         name: "racekit.models"
         for name in (
-            "BlockingQueueSpec", "CasRegisterSpec", "CounterSpec", "KVSpec", "MapSpec",
+            "BlockingQueueSpec", "CasRegisterSpec", "CircuitBreakerSpec", "CounterSpec", "KVSpec", "MapSpec",
             "MultiRegisterSpec", "MutexSpec", "QueueSpec", "RegisterSpec", "SetSpec",
         )
     },
@@ -133,6 +136,7 @@ __all__ = [
     "BLOCKED",
     "BlockingQueueSpec",
     "CasRegisterSpec",
+    "CircuitBreakerSpec",
     "ConcurrentStateMachine",
     "CounterSpec",
     "Coverage",
