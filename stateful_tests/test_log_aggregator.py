@@ -24,8 +24,7 @@ import pytest
 
 import racekit
 from racekit import Draw, Variant, variant_tests
-from racekit.crash import CrashMachine, Driver, Run, Task, Violation
-from racekit.crash.machine import Budget
+from racekit.crash import Budget, CrashMachine, Driver, Run, Task, Violation
 from specs.log_aggregator import duplicated, inexact, lost, out_of_order, show, torn, unacked
 from systems import log_aggregator
 from systems.log_aggregator import Line
