@@ -95,6 +95,29 @@ class Machine(SimMachine):
     system: ClassVar[System] = rate_limiter.SYSTEM
 
     @classmethod
+    def seed_scenarios(cls, variant: Variant) -> list[Any]:
+        """Steady load on every instance at once, fault-free: the approximate variant's budget arithmetic.
+
+        ``think=0``: each instance gets hits back to back - only the per-report
+        burst cap stops all three from admitting the whole limit before the
+        first report.  ``think=95``: about one hit per report period per
+        instance for a whole window - only the gossiped peer counts stop each
+        instance from admitting the limit on its own.  Random bursts are too
+        short and too scattered to show either.
+        """
+        if not variant.params.get("approximate"):
+            return []
+        config = WorldConfig(nodes=INSTANCES, horizon=2000, faults=FaultBudget())  # no reordering: few choices
+        seeds = []
+        for hits, think in ((5, 0), (6, 95)):
+            clients = [
+                ClientScript(f"c{i}", tuple(ClientOp(node, "hit", ("u1",)) for _ in range(hits)), timeout=60, think=think)
+                for i, node in enumerate(INSTANCES)
+            ]
+            seeds.append(make_scenario_json(config, clients))
+        return seeds
+
+    @classmethod
     def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
         clients = []
         for c in range(3):
