@@ -26,7 +26,7 @@ from racekit.sim import (
 )
 from specs.id_generator import first_acausal, first_duplicate, first_regression
 from systems import id_generator
-from systems.id_generator import IdNode, unpack
+from systems.id_generator import RESERVE_MS, IdNode, unpack
 
 NODES = ("n1", "n2", "n3")
 
@@ -60,10 +60,28 @@ class Machine(SimMachine):
             nodes=NODES, horizon=50, faults=FaultBudget(skew=1, crash=1), crashable=("n1",), crash_downtime=(5,),
             skewable=("n1",), skew_jumps=(-30,), offsets=(("n1", 10_000),)
         )
-        seeds = [make_scenario_json(config, [ClientScript("c0", ops, timeout=20)])]
+        seeds = [make_scenario_json(config, [ClientScript("c0", ops, timeout=20)]), cls._restart_at_reservation()]
         if variant.name == "hlc":
             seeds.append(cls._heard_own_time())
         return seeds
+
+    @staticmethod
+    def _restart_at_reservation() -> dict[str, Any]:
+        """n2 restarts and issues its first id at its reservation while n3's clock reads that very ms.
+
+        After a restart the sequence of the reserved ms counts as used up: the
+        first id must move to the next ms.  An id built from a full sequence
+        plus one spills into the node bits (node 2 | 1 = node 3) and equals n3's
+        first id.
+        """
+        ops = (ClientOp("n2", "next_id"), ClientOp("n2", "next_id", at=10))
+        config = WorldConfig(
+            nodes=NODES, horizon=40, faults=FaultBudget(crash=1), crashable=("n2",), crash_downtime=(5,),
+            offsets=(("n1", 10_000), ("n2", 10_000), ("n3", 10_000 + RESERVE_MS - 20)),
+        )
+        return make_scenario_json(
+            config, [ClientScript("c0", ops, timeout=20), ClientScript("c1", (ClientOp("n3", "next_id", at=20),), timeout=20)]
+        )
 
     @staticmethod
     def _heard_own_time() -> dict[str, Any]:
