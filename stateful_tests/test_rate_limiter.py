@@ -69,10 +69,24 @@ def approx_deny_justified(world: World) -> str | None:
     return unjustified_deny(denials(world), admissions_at(world), lag, LIMITS.limit, burst_ms=2 * LIMITS.gossip_ms)
 
 
+def client_message_dropped(world: World) -> bool:
+    """A drop of a request or reply on a client's link (``c0->i1 ...``): that hit may stay unanswered."""
+    for e in world.trace:
+        if e["what"] == "drop":
+            ends = e["detail"].split(" ", 1)[0].split("->")
+            if any(end not in INSTANCES for end in ends):
+                return True
+    return False
+
+
 def strong_all_answered(world: World) -> str | None:
-    if disruptive_faults(world):
-        return None
-    return unanswered(world.recorder.history(), UNAVAILABLE)
+    """No faults: every hit gets a decision.  Only drops between instances: every hit gets an answer
+    (``unavailable`` when the forwarded decision was lost - fail closed, but never silent)."""
+    if not disruptive_faults(world):
+        return unanswered(world.recorder.history(), UNAVAILABLE)
+    if world.faults_used["drop"] == disruptive_faults(world) and not client_message_dropped(world):
+        return unanswered(world.recorder.history(), object())
+    return None
 
 
 def first_window_linearizable(world: World) -> str | None:
