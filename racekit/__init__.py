@@ -11,7 +11,8 @@ primitives for thread systems), :mod:`racekit.sim` (the simulator),
   :class:`Spec` (or a ready model), and an engine - :class:`ConcurrentStateMachine`
   for threads, ``racekit.sim.SimMachine``, ``racekit.crash.CrashMachine``.
 * Checking it: :func:`variant_tests` (pytest), :func:`search`,
-  :func:`run_scenario`, :func:`every_schedule`.
+  :func:`run_scenario`, :func:`every_schedule`, :func:`first_failure`;
+  an engine's search plan: :class:`Plan` of :class:`Phase`.
 
 Names are loaded on first use, so ``import racekit`` stays cheap (worker
 processes of the crash harness import it).  See docs/architecture.md.
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from racekit.aio.explore import explore_async as explore_async
     from racekit.aio.explore import replay_async as replay_async
     from racekit.api import every_schedule as every_schedule
+    from racekit.api import first_failure as first_failure
     from racekit.api import load_counterexample as load_counterexample
     from racekit.api import run_scenario as run_scenario
     from racekit.api import search as search
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from racekit.choice import Result as Result
     from racekit.declarations import System as System
     from racekit.declarations import Variant as Variant
+    from racekit.engine import Phase as Phase
+    from racekit.engine import Plan as Plan
     from racekit.history import History as History
     from racekit.history import HistoryRecorder as HistoryRecorder
     from racekit.history import Operation as Operation
@@ -45,6 +49,9 @@ if TYPE_CHECKING:
     )
     from racekit.models import (
         CasRegisterSpec as CasRegisterSpec,
+    )
+    from racekit.models import (
+        CircuitBreakerSpec as CircuitBreakerSpec,
     )
     from racekit.models import (
         CounterSpec as CounterSpec,
@@ -111,11 +118,14 @@ _WHERE = {
     "search": "racekit.api",
     "run_scenario": "racekit.api",
     "every_schedule": "racekit.api",
+    "first_failure": "racekit.api",
+    "Phase": "racekit.engine",
+    "Plan": "racekit.engine",
     "load_counterexample": "racekit.api",
     **{
         name: "racekit.models"
         for name in (
-            "BlockingQueueSpec", "CasRegisterSpec", "CounterSpec", "KVSpec", "MapSpec",
+            "BlockingQueueSpec", "CasRegisterSpec", "CircuitBreakerSpec", "CounterSpec", "KVSpec", "MapSpec",
             "MultiRegisterSpec", "MutexSpec", "QueueSpec", "RegisterSpec", "SetSpec",
         )
     },
@@ -126,6 +136,7 @@ __all__ = [
     "BLOCKED",
     "BlockingQueueSpec",
     "CasRegisterSpec",
+    "CircuitBreakerSpec",
     "ConcurrentStateMachine",
     "CounterSpec",
     "Coverage",
@@ -140,6 +151,8 @@ __all__ = [
     "Operation",
     "Outcomes",
     "PROFILES",
+    "Phase",
+    "Plan",
     "ProfileSettings",
     "QueueSpec",
     "RegisterSpec",
@@ -154,6 +167,7 @@ __all__ = [
     "every_schedule",
     "explore",
     "explore_async",
+    "first_failure",
     "load_counterexample",
     "quiescent_invariant",
     "replay",

@@ -39,3 +39,14 @@ def load_counterexample(system: str, variant: str, prop: str) -> dict[str, Any]:
     from racekit.project import find_project
 
     return store.load(store.path_for(find_project().counterexamples, system, variant, prop))
+
+
+def first_failure(machine: Engine, variant: Variant | str, profile: ProfileSettings | str = "ci") -> Result | None:
+    """The first failure the search plan of ``variant`` meets, unminimized (None when clean).
+
+    For planted-bug tests, which ask only "is this mistake caught, and by
+    which property?": minimizing (hundreds of replays) would buy nothing.
+    """
+    v = machine.system.variant(variant) if isinstance(variant, str) else variant
+    p = PROFILES[profile] if isinstance(profile, str) else profile
+    return _search.first_failure(machine, v, p)

@@ -17,12 +17,15 @@ Models and their origin:
 * :class:`KVSpec` - Porcupine's ``kv``: get/put/append, partitioned by key.
 * :class:`CounterSpec`, :class:`QueueSpec`, :class:`BlockingQueueSpec`,
   :class:`SetSpec`, :class:`MapSpec` - general-purpose objects.
+* :class:`CircuitBreakerSpec` - a circuit breaker (closed / open /
+  half-open) with the clock as an object in the history (``tick``); the
+  catalogue's ``circuit_breaker`` is checked against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from racekit.errors import InvalidDefinition
 from racekit.history import Operation
@@ -459,6 +462,142 @@ class SetSpec(Spec):
         return "{" + ", ".join(sorted(repr(x) for x in state)) + "}"
 
 
+# ---------------------------------------------------------------------------
+# Circuit breaker
+# ---------------------------------------------------------------------------
+
+
+class Breaker(NamedTuple):
+    """A circuit breaker's whole state (hashable: the checker memoizes on it).
+
+    ``epoch`` counts mode changes; every permit carries the epoch it was
+    issued in, so the result of a call admitted before a mode change is
+    recognisably stale and changes nothing.  ``now`` is the last ``tick``.
+    """
+
+    mode: str = "closed"  # closed | open | half_open
+    failures: int = 0  # consecutive failed calls while closed
+    opened_at: int = 0  # ms: when it last opened
+    probes: int = 0  # half-open: probe permits out
+    epoch: int = 0
+    now: int = 0
+
+
+def breaker_acquire(b: Breaker, cooldown: int, probes: int) -> tuple[Breaker, tuple[str, int] | str]:
+    """``acquire()``: a permit ``(kind, epoch)`` or ``"rejected"``.
+
+    Open and cooled down (``now - opened_at >= cooldown``) turns half-open
+    first; half-open hands out at most ``probes`` probe permits.
+
+    pre: cooldown >= 0 and probes >= 1
+    post: __return__[1] == "rejected" or __return__[1][1] == __return__[0].epoch
+    post: __return__[0].probes <= max(probes, b.probes)
+    post: (__return__[1] == "rejected") == (__return__[0] == b and b.mode != "closed")
+    """
+    if b.mode == "open" and b.now - b.opened_at >= cooldown:
+        b = b._replace(mode="half_open", probes=0, epoch=b.epoch + 1)
+    if b.mode == "closed":
+        return b, ("closed", b.epoch)
+    if b.mode == "half_open" and b.probes < probes:
+        b = b._replace(probes=b.probes + 1)
+        return b, ("probe", b.epoch)
+    return b, "rejected"
+
+
+def breaker_release(b: Breaker, kind: str, epoch: int, ok: bool, threshold: int) -> Breaker | None:
+    """``release((kind, epoch, ok))``: the outcome of an admitted call; None when no
+    such permit can be out (a permit of this epoch that the mode never issues).
+
+    pre: threshold >= 1
+    post: __return__ is None or epoch != b.epoch or __return__.epoch >= b.epoch
+    post: epoch != b.epoch or __return__ is None or b.mode != "half_open" or __return__.mode == ("closed" if ok else "open")
+    """
+    if epoch != b.epoch:
+        return b  # admitted before the last mode change: stale, ignored
+    if b.mode == "closed" and kind == "closed":
+        if ok:
+            return b._replace(failures=0)
+        if b.failures + 1 >= threshold:
+            return b._replace(mode="open", failures=0, opened_at=b.now, epoch=b.epoch + 1)
+        return b._replace(failures=b.failures + 1)
+    if b.mode == "half_open" and kind == "probe" and b.probes > 0:
+        if ok:
+            return b._replace(mode="closed", failures=0, probes=0, epoch=b.epoch + 1)
+        return b._replace(mode="open", probes=0, opened_at=b.now, epoch=b.epoch + 1)
+    return None
+
+
+class CircuitBreakerSpec(Spec):
+    """A circuit breaker: ``acquire() -> permit | "rejected"``, ``release((kind, epoch, ok))``, ``tick(ms)``.
+
+    Closed admits every call (``("closed", epoch)``) and opens after
+    ``threshold`` consecutive failures; open rejects until ``cooldown`` ms
+    have passed since it opened, then the next ``acquire`` turns it
+    half-open; half-open admits at most ``probes`` calls at once
+    (``("probe", epoch)``) - the first probe to succeed closes it, the first
+    to fail reopens it.  Results of permits from an earlier epoch (admitted
+    before a mode change) are ignored.  Any outcome that is not a success
+    (an error, a timeout, a cancelled call) is a failure.
+
+    Time is an object in the history: ``tick(t)`` sets the clock (ms, never
+    backwards), so the same file checks with ``racekit lincheck --model
+    circuit-breaker``.  In Jepsen EDN: ``{:f :tick :value 1200}``,
+    ``{:f :acquire}`` completing with ``[:probe 3]`` or ``:rejected``,
+    ``{:f :release :value [:probe 3 true]}``.  ``--initial '{:threshold 3
+    :cooldown 1000 :probes 1}'`` sets the configuration (those are the
+    defaults).
+    """
+
+    name: ClassVar[str] = "circuit-breaker"
+
+    def __init__(self, config: Mapping[Any, Any] | None = None) -> None:
+        settings = {_kw(k): v for k, v in (config or {}).items()}
+        unknown = set(settings) - {"threshold", "cooldown", "probes"}
+        if unknown:
+            raise InvalidDefinition(f"circuit-breaker: unknown setting(s) {', '.join(sorted(unknown))} "
+                                    f"(known: threshold, cooldown, probes)")
+        self.threshold = int(settings.get("threshold", 3))
+        self.cooldown = int(settings.get("cooldown", 1000))
+        self.probes = int(settings.get("probes", 1))
+        if self.threshold < 1 or self.cooldown < 0 or self.probes < 1:
+            raise InvalidDefinition(f"circuit-breaker: threshold >= 1, cooldown >= 0 and probes >= 1, got "
+                                    f"{self.threshold}, {self.cooldown}, {self.probes}")
+
+    def init(self) -> Hashable:
+        return Breaker()
+
+    def step(self, state: Any, name: str, args: tuple[Any, ...]) -> Any:
+        b: Breaker = state
+        if name == "tick":
+            (t,) = args
+            return BLOCKED if t < b.now else (b._replace(now=t), None)
+        if name == "acquire":
+            return breaker_acquire(b, self.cooldown, self.probes)
+        if name == "release":
+            kind, epoch, ok = args[0]
+            new = breaker_release(b, _kw(kind), epoch, bool(ok), self.threshold)
+            return BLOCKED if new is None else (new, None)
+        raise _unknown(self, name)
+
+    def result_matches(self, name: str, args: tuple[Any, ...], expected: Any, observed: Any) -> bool:
+        if name == "acquire" and isinstance(observed, tuple | list):
+            return isinstance(expected, tuple) and (_kw(observed[0]), observed[1]) == expected
+        return bool(expected == (_kw(observed) if name == "acquire" else observed))
+
+    def is_read_only(self, name: str, args: tuple[Any, ...], result: Any = UNKNOWN) -> bool:
+        # a rejection never changes the state: the open -> half-open turn always hands out a probe
+        if name != "acquire" or result is UNKNOWN or isinstance(result, tuple | list):
+            return False
+        return _kw(result) == "rejected"
+
+    def describe_state(self, state: Hashable) -> str:
+        assert isinstance(state, Breaker)
+        b = state
+        detail = {"closed": f"{b.failures} failures in a row", "open": f"since t={b.opened_at}ms",
+                  "half_open": f"{b.probes} probe(s) out"}[b.mode]
+        return f"{b.mode} ({detail}), epoch {b.epoch}, t={b.now}ms"
+
+
 MODELS: dict[str, type[Spec]] = {
     cls.name: cls
     for cls in (
@@ -472,6 +611,7 @@ MODELS: dict[str, type[Spec]] = {
         QueueSpec,
         BlockingQueueSpec,
         SetSpec,
+        CircuitBreakerSpec,
     )
 }
 """Models by name, for the command line."""

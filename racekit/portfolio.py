@@ -142,6 +142,28 @@ def search(
     return outcome
 
 
+def first_failure(machine: Engine, variant: Variant, profile: ProfileSettings) -> Result | None:
+    """Run the phases of ``search`` until the first failure and return it as found
+    (no minimizing, no description); None when every phase is clean."""
+    plan = machine.plan(variant, profile)
+    with machine.session(variant) as session:
+        seeds = list(machine.seed_scenarios(variant))
+        for phase in plan.phases:
+            if phase.scenarios == "seeds" and not seeds:
+                continue
+            knobs = knobs_for(machine, plan, max_bound=phase.max_bound, first_bound=phase.first_bound)
+            if not phase.unbounded:
+                knobs = replace(knobs, bound=phase.max_bound)
+            rep = run_phase(
+                machine, variant, session, phase.strategy, phase.runs, knobs,
+                seeds=seeds if phase.scenarios == "seeds" else None,
+                mode=phase.mode, faults=phase.faults,
+            )
+            if rep.found is not None:
+                return rep.found
+    return None
+
+
 def _label(phase: Phase) -> str:
     label = f"{phase.strategy}/{phase.scenarios}"
     if not phase.faults:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from racekit.history import Operation
+from racekit import Operation
 from systems.eventual_consistency import gcounter_merge, orset_merge, vc_less, vc_merge
 
 Snapshot = tuple[tuple[str, ...], int, tuple[str, ...]]  # (register values, counter, members)

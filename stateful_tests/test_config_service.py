@@ -16,9 +16,16 @@ from weakref import WeakKeyDictionary
 
 import pytest
 
-from racekit import PROFILES, System, Variant, variant_tests
-from racekit.engine import Phase, Plan
-from racekit.profiles import ProfileSettings
+from racekit import (
+    PROFILES,
+    Phase,
+    Plan,
+    ProfileSettings,
+    System,
+    Variant,
+    first_failure,
+    variant_tests,
+)
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -45,7 +52,6 @@ from specs.config_service import (
     unavailable,
     unstaged,
 )
-from stateful_tests.planted import first_failure
 from systems import config_service
 from systems.config_reload import snapshot_of
 from systems.config_service import CANARY, SERVICES, STORE, Design, Service, Store, Timing

@@ -16,10 +16,17 @@ from weakref import WeakKeyDictionary
 
 import pytest
 
-from racekit import PROFILES, System, Variant, variant_tests
-from racekit.engine import Phase, Plan
-from racekit.history import Operation
-from racekit.profiles import ProfileSettings
+from racekit import (
+    PROFILES,
+    Operation,
+    Phase,
+    Plan,
+    ProfileSettings,
+    System,
+    Variant,
+    first_failure,
+    variant_tests,
+)
 from racekit.sim import (
     ClientOp,
     ClientScript,
@@ -41,7 +48,6 @@ from specs.eventual_consistency import (
     stale_sibling,
     wrong_count,
 )
-from stateful_tests.planted import first_failure
 from systems import eventual_consistency
 from systems.eventual_consistency import REPLICAS, Design, Replica
 

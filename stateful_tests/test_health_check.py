@@ -17,9 +17,16 @@ from weakref import WeakKeyDictionary
 
 import pytest
 
-from racekit import PROFILES, System, Variant, variant_tests
-from racekit.engine import Phase, Plan
-from racekit.profiles import ProfileSettings
+from racekit import (
+    PROFILES,
+    Phase,
+    Plan,
+    ProfileSettings,
+    System,
+    Variant,
+    first_failure,
+    variant_tests,
+)
 from racekit.sim import (
     Draw,
     FaultBudget,
@@ -46,7 +53,6 @@ from specs.health_check import (
     late_out,
     merge,
 )
-from stateful_tests.planted import first_failure
 from systems import health_check
 from systems.health_check import BACKENDS, CHECKER, HealthChecker, Policy
 

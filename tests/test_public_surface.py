@@ -2,7 +2,10 @@
 kind-specific module per engine kind - ``racekit.sync`` (threads),
 ``racekit.sim`` (simulator), ``racekit.crash`` (processes), ``racekit.aio``
 (asyncio) - and every public name resolves.  Why one per kind:
-docs/architecture.md ("Public surface")."""
+docs/architecture.md ("Public surface").  The throwaway servers
+(``racekit.crash.redis``, ``racekit.crash.postgres``) are real parts any kind
+may use (a thread system caching in a real redis-server), so they count as
+kind-neutral."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ import racekit.sim
 
 ROOT = Path(__file__).resolve().parents[1]
 KIND_MODULES = {"thr": "racekit.sync", "sim": "racekit.sim", "proc": "racekit.crash", "aio": "racekit.aio"}
-ALLOWED = {"racekit", *KIND_MODULES.values()}
+SERVICES = {"racekit.crash.redis", "racekit.crash.postgres"}
+ALLOWED = {"racekit", *KIND_MODULES.values(), *SERVICES}
 
 
 def racekit_modules(path: Path) -> set[str]:
@@ -29,7 +33,7 @@ def racekit_modules(path: Path) -> set[str]:
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
                 is_module = node.module == "racekit" and importlib.util.find_spec(sub) is not None
-                found.add(sub if is_module else node.module)
+                found.add(sub if is_module or sub in SERVICES else node.module)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "racekit")
     return found
@@ -42,7 +46,7 @@ def test_catalogue_imports_racekit_through_one_module_per_engine_kind() -> None:
             for module in racekit_modules(path):
                 used.setdefault(module, set()).add(f"{package}/{path.name}")
     assert set(used) <= ALLOWED, {m: sorted(f)[:3] for m, f in used.items() if m not in ALLOWED}
-    assert len(used) <= 1 + len(KIND_MODULES)
+    assert len(set(used) - SERVICES) <= 1 + len(KIND_MODULES)
 
 
 def test_each_catalogue_file_uses_at_most_one_kind_specific_module() -> None:

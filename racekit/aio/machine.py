@@ -54,6 +54,12 @@ class AsyncMachine:
     unit: ClassVar[str] = "reorderings"
     max_steps: ClassVar[int] = 5_000
     cross_runs: ClassVar[int] = 3_000
+    shrink_runs: ClassVar[int] = 200
+    """Orders tried on each smaller scenario while minimizing; a system whose
+    bugs show in asyncio's own (FIFO) order can spend far fewer."""
+    seed_runs: ClassVar[int | None] = None
+    """A cap on the bounded phase over the seed scenarios (None: the profile's budget),
+    for systems whose runs are long (minutes of virtual time)."""
 
     # ------------------------------------------------------------ hooks
     @classmethod
@@ -123,10 +129,10 @@ class AsyncMachine:
     def plan(cls, variant: Variant, profile: ProfileSettings) -> Plan:
         return Plan(
             phases=[
-                Phase("bounded", profile.budget, "seeds"),
+                Phase("bounded", min(profile.budget, cls.seed_runs or profile.budget), "seeds"),
                 Phase("hypothesis", profile.max_examples, "drawn"),
             ],
-            shrink_runs=200,
+            shrink_runs=cls.shrink_runs,
             fewest_runs=2000,
             choice_replays=300,
             cross="search",

@@ -158,12 +158,14 @@ def _run(loop: ControlledLoop, program: Program) -> AioRun:
     fns = program.tasks(state)
     named = list(fns.items()) if isinstance(fns, Mapping) else [(None, fn) for fn in fns]
     top: list[asyncio.Task[Any]] = []
+    coros: list[Awaitable[Any]] = []
     for i, (name, fn) in enumerate(named):
         if not callable(fn):
             raise UsageError(f"tasks(state) returned {fn!r} at position {i}: each task must be a coroutine function")
         coro = fn()
         if not inspect.isawaitable(coro):
             raise UsageError(f"task {name or i} returned {coro!r}, not an awaitable: pass `async def` functions")
+        coros.append(coro)
         top.append(loop.create_task(_awaited(coro), name=str(name) if name is not None else f"T{i}"))
     loop.scripted = False
     loop.until = lambda: all(t.done() for t in top)
@@ -172,8 +174,12 @@ def _run(loop: ControlledLoop, program: Program) -> AioRun:
         loop.run_forever()
     except Prune:
         pruned = True
+    except BaseException:  # the strategy gave up on this run (Hypothesis overran its data...)
+        _close_unstarted(coros)
+        raise
     names = {a.id: a.name for a in loop.actors}
     if pruned:
+        _close_unstarted(coros)
         return AioRun(None, loop.steps, names, loop.time(), state, pruned=True)
     _raise_not_modelled(loop, top)
     verdict: Verdict | None = None
@@ -216,6 +222,14 @@ def _run(loop: ControlledLoop, program: Program) -> AioRun:
 
 async def _awaited(aw: Awaitable[Any]) -> Any:
     return await aw
+
+
+def _close_unstarted(coros: list[Awaitable[Any]]) -> None:
+    """A task cut off before its first step never awaited its coroutine: close it now, or
+    Python warns "coroutine ... was never awaited" at some later, unrelated garbage collection."""
+    for coro in coros:
+        if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
 
 
 def _all_tasks(loop: ControlledLoop) -> list[asyncio.Task[Any]]:

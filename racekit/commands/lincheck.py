@@ -33,7 +33,8 @@ from racekit.models import MODELS
 from racekit.spec import Spec
 
 DEFAULT_MODEL = {"jepsen-etcd": "register", "porcupine-kv": "kv", "jepsen-edn": "cas-register"}
-DEFAULT_INITIAL: dict[str, Any] = {"register": None, "cas-register": 0, "multi-register": {}, "counter": 0}
+DEFAULT_INITIAL: dict[str, Any] = {"register": None, "cas-register": 0, "multi-register": {}, "counter": 0,
+                                   "circuit-breaker": {}}
 SUFFIXES = {".log": "jepsen-etcd", ".txt": "porcupine-kv", ".edn": "jepsen-edn"}
 EXIT = {"linearizable": 0, "violation": 1, "unknown": 3}
 
@@ -108,7 +109,13 @@ def _spec(model: str, initial: str | None) -> Spec:
         raise BadInput(str(exc)) from None
     if model == "multi-register" and not isinstance(value, dict):
         raise BadInput(f"--initial for multi-register must be a map such as '{{:x 0}}', got {initial!r}")
-    spec: Spec = cls(value)
+    if model == "circuit-breaker" and not isinstance(value, dict):
+        raise BadInput(f"--initial for circuit-breaker must be a map such as '{{:threshold 3 :cooldown 1000 "
+                       f":probes 1}}', got {initial!r}")
+    try:
+        spec: Spec = cls(value)
+    except RacekitError as exc:
+        raise BadInput(str(exc)) from None
     return spec
 
 
