@@ -234,12 +234,6 @@ def _needs_redis(request: pytest.FixtureRequest) -> None:
             pytest.skip(reason)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _stop_redis() -> Iterator[None]:
-    yield
-    redis_service.stop_shared()
-
-
 test_request_dedup = variant_tests(Machine)
 
 
