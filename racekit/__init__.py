@@ -3,13 +3,15 @@
 Everything a system, a spec or a state machine needs is importable from
 here; kind-specific parts live in :mod:`racekit.sync` (schedulable
 primitives for thread systems), :mod:`racekit.sim` (the simulator),
-:mod:`racekit.crash` (real processes) and :mod:`racekit.aio` (asyncio).  The rest of the package is internal.
+:mod:`racekit.crash` (real processes), :mod:`racekit.aio` (asyncio) and
+:mod:`racekit.series` (a pure function of an input series).  The rest of the package is internal.
 
 * One call for plain ``threading`` code: :func:`explore`, :func:`replay`;
   for asyncio code: :func:`explore_async`, :func:`replay_async`.
 * Declaring a catalogue system: :class:`System`, :class:`Variant`, a
   :class:`Spec` (or a ready model), and an engine - :class:`ConcurrentStateMachine`
-  for threads, ``racekit.sim.SimMachine``, ``racekit.crash.CrashMachine``.
+  for threads, ``racekit.sim.SimMachine``, ``racekit.crash.CrashMachine``,
+  ``racekit.series.SeriesMachine``.
 * Checking it: :func:`variant_tests` (pytest), :func:`search`,
   :func:`run_scenario`, :func:`every_schedule`, :func:`first_failure`;
   an engine's search plan: :class:`Plan` of :class:`Phase`.

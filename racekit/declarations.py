@@ -16,7 +16,7 @@ from typing import Any, Literal
 from racekit.errors import InvalidDefinition, UnknownSystem
 
 Expect = Literal["violation", "correct"]
-Kind = Literal["thr", "sim", "db", "proc", "aio"]
+Kind = Literal["thr", "sim", "db", "proc", "aio", "series"]
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

@@ -7,7 +7,13 @@ larger number is fine), so the spec is two invariants:
 * ``monotonic`` - each node's ids strictly increase in the order it issued
   them, across its own restarts.
 
-Both are stated over what the nodes issued (ghost notes at the moment of
+and, for the hybrid logical clock, a third:
+
+* ``causal``    - an id a node issues after it heard a peer's logical time
+  ``m`` carries a timestamp above ``m``: it sorts after every id the peer
+  issued up to then (whose timestamps are all <= m).
+
+All are stated over what the nodes issued (ghost notes at the moment of
 issue), not over what clients received: an id issued but lost on the way
 to a timed-out client still must not be reissued.
 """
@@ -15,6 +21,7 @@ to a timed-out client still must not be reissued.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 def first_duplicate(issued: Iterable[tuple[str, int]]) -> str | None:
@@ -34,4 +41,21 @@ def first_regression(issued: Iterable[tuple[str, int]]) -> str | None:
         if node in last and value <= last[node]:
             return f"{node} issued {value} after {last[node]} (not increasing)"
         last[node] = value
+    return None
+
+
+def first_acausal(events: Iterable[tuple[str, str, Any]], timestamp: Any) -> str | None:
+    """``events`` in order: ``(node, "heard", ms)``, ``(node, "issued", id)`` or ``(node, "started", None)``;
+    ``timestamp(id)`` is an id's ms.  A (re)start forgets what was heard (it was only in memory).
+
+    A message for the first id not above a logical time its node had heard.
+    """
+    heard: dict[str, int] = {}
+    for node, what, value in events:
+        if what == "started":
+            heard.pop(node, None)
+        elif what == "heard":
+            heard[node] = max(heard.get(node, -1), int(value))
+        elif node in heard and timestamp(value) <= heard[node]:
+            return f"{node} issued {value} (timestamp {timestamp(value)}) after hearing logical time {heard[node]} from a peer"
     return None

@@ -63,6 +63,12 @@ def check_inventory(
             )
         if stock - remaining != taken:
             return "stock-conservation", f"{sku}: stock {stock} - remaining {remaining} != {taken} units reserved"
+    for client, sku, qty, ok in answers:
+        # stock is never given back, so what remains at the end was there at every earlier instant
+        if not ok and sku in items and items[sku][1] >= qty:
+            return "refusal-justified", (
+                f"{client} was refused {qty} of {sku}, yet {items[sku][1]} remain at the end (stock only goes down)"
+            )
     told: dict[tuple[str, str], int] = {}
     for client, sku, qty, ok in answers:
         if ok:

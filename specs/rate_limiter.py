@@ -11,6 +11,14 @@ limiter that lets 2 x limit through across a boundary is exactly the bug.
 ``hit`` is admitted while fewer than ``limit`` were admitted; a client
 history whose hits all fall within one window must be linearizable against
 it (the strong variant's claim; checked in the stateful test).
+
+The limiter must also not refuse for nothing (``unjustified_deny``): a 429
+is only allowed when the user really had ``limit`` admissions in the window
+before it (the strong owner's log is exact on its monotonic clock), or - for
+the approximate variant, whose peer counts lag - within a window widened by
+the gossip lag, or right after an admission at the same instance (its
+per-report burst cap).  And a refusal without a decision (``unavailable``)
+or no answer at all is only allowed in a run with faults (``unanswered``).
 """
 
 from __future__ import annotations
@@ -42,6 +50,42 @@ def over_limit(admissions: Iterable[tuple[str, int]], window_ms: int, bound: int
         most, at = worst_window(per_user[user], window_ms)
         if most > bound:
             return f"{user} admitted {most} times in [{at}, {at + window_ms}) ms; the bound is {bound}"
+    return None
+
+
+def unjustified_deny(
+    denials: Iterable[tuple[str, int, str]],
+    admissions: Iterable[tuple[str, int, str]],
+    window_ms: int,
+    limit: int,
+    burst_ms: int | None = None,
+) -> str | None:
+    """A message for the first denial ``(user, t, node)`` nothing justifies.
+
+    Justified: at least ``limit`` admissions of the user in ``(t - window_ms, t]``,
+    or (``burst_ms`` given) one admission of the user at the same node in
+    ``(t - burst_ms, t]``.
+    """
+    admitted = sorted(admissions, key=lambda a: a[1])
+    for user, t, node in sorted(denials, key=lambda d: d[1]):
+        recent = [a for a in admitted if a[0] == user and t - window_ms < a[1] <= t]
+        if len(recent) >= limit:
+            continue
+        if burst_ms is not None and any(a[2] == node and a[1] > t - burst_ms for a in recent):
+            continue
+        return (
+            f"{node} refused {user} at {t} ms with only {len(recent)} admission(s) in ({t - window_ms}, {t}]; "
+            f"the limit is {limit}"
+        )
+    return None
+
+
+def unanswered(operations: Iterable[Any], refusal: Any) -> str | None:
+    """In a run without faults every hit is answered with a decision (history operations)."""
+    for op in operations:
+        if op.status != "ok" or op.result == refusal:
+            got = "no answer" if op.status != "ok" else repr(op.result)
+            return f"{op.call_repr()} by {op.process} got {got} in a run without a fault that could explain it"
     return None
 
 

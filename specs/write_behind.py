@@ -104,3 +104,14 @@ def lost(rows: Rows, writes: Sequence[Write]) -> str | None:
             have = "no row" if got is None else f"{key}={got[0]!r} (#{got[1]})"
             return f"acknowledged write #{w.seq} ({key}={w.value}) is lost: the database has {have}"
     return None
+
+
+def stale_read(key: str, got: str | None, writes: Sequence[Write]) -> str | None:
+    """A get returns the newest write to its key (acknowledged or retried in flight), or None if none."""
+    newest = max((w for w in writes if w.key == key), key=lambda w: w.seq, default=None)
+    want = None if newest is None else newest.value
+    if got != want:
+        return f"get({key}) returned {got!r} but the newest write to {key} is {want!r}" + (
+            f" (#{newest.seq})" if newest else ""
+        )
+    return None

@@ -24,15 +24,23 @@ from racekit.sim import (
     WorldConfig,
     make_scenario_json,
 )
-from specs.id_generator import first_duplicate, first_regression
+from specs.id_generator import first_acausal, first_duplicate, first_regression
 from systems import id_generator
-from systems.id_generator import IdNode
+from systems.id_generator import RESERVE_MS, IdNode, unpack
 
 NODES = ("n1", "n2", "n3")
 
 
 def issued(world: World) -> list[tuple[str, int]]:
     return [(n.node, int(n.data["id"])) for n in world.notes_of("issued")]
+
+
+def causal_events(world: World) -> list[tuple[str, str, Any]]:
+    return [
+        (n.node, n.what, n.data["ms"] if n.what == "heard" else n.data.get("id"))
+        for n in world.notes
+        if n.what in ("heard", "issued", "started")
+    ]
 
 
 class Machine(SimMachine):
@@ -52,7 +60,42 @@ class Machine(SimMachine):
             nodes=NODES, horizon=50, faults=FaultBudget(skew=1, crash=1), crashable=("n1",), crash_downtime=(5,),
             skewable=("n1",), skew_jumps=(-30,), offsets=(("n1", 10_000),)
         )
-        return [make_scenario_json(config, [ClientScript("c0", ops, timeout=20)])]
+        seeds = [make_scenario_json(config, [ClientScript("c0", ops, timeout=20)]), cls._restart_at_reservation()]
+        if variant.name == "hlc":
+            seeds.append(cls._heard_own_time())
+        return seeds
+
+    @staticmethod
+    def _restart_at_reservation() -> dict[str, Any]:
+        """n2 restarts and issues its first id at its reservation while n3's clock reads that very ms.
+
+        After a restart the sequence of the reserved ms counts as used up: the
+        first id must move to the next ms.  An id built from a full sequence
+        plus one spills into the node bits (node 2 | 1 = node 3) and equals n3's
+        first id.
+        """
+        ops = (ClientOp("n2", "next_id"), ClientOp("n2", "next_id", at=10))
+        config = WorldConfig(
+            nodes=NODES, horizon=40, faults=FaultBudget(crash=1), crashable=("n2",), crash_downtime=(5,),
+            offsets=(("n1", 10_000), ("n2", 10_000), ("n3", 10_000 + RESERVE_MS - 20)),
+        )
+        return make_scenario_json(
+            config, [ClientScript("c0", ops, timeout=20), ClientScript("c1", (ClientOp("n3", "next_id", at=20),), timeout=20)]
+        )
+
+    @staticmethod
+    def _heard_own_time() -> dict[str, Any]:
+        """n1 and n2 issue in the same ms, n2 hears n1's time (equal to its own last), its clock steps back.
+
+        The HLC merge must then move n2 past the time it heard even though that
+        time is not *above* its own: an id in the same ms could sort below n1's.
+        """
+        ops = (ClientOp("n1", "next_id", at=45), ClientOp("n2", "next_id", at=45), ClientOp("n2", "next_id", at=70))
+        config = WorldConfig(
+            nodes=NODES, horizon=100, faults=FaultBudget(skew=1), skewable=("n2",), skew_jumps=(-40,),
+            offsets=(("n1", 10_000), ("n2", 10_000), ("n3", 10_000)),
+        )
+        return make_scenario_json(config, [ClientScript("c0", ops[:1], timeout=20), ClientScript("c1", ops[1:], timeout=20)])
 
     @classmethod
     def draw(cls, variant: Variant, draw: Draw) -> dict[str, Any]:
@@ -80,10 +123,13 @@ class Machine(SimMachine):
 
     @classmethod
     def properties(cls, variant: Variant) -> list[Property]:
-        return [
+        props = [
             Property("unique", lambda w: first_duplicate(issued(w)), when="end"),
             Property("monotonic", lambda w: first_regression(issued(w)), when="end"),
         ]
+        if variant.name == "hlc":
+            props.append(Property("causal", lambda w: first_acausal(causal_events(w), lambda i: unpack(i)[0]), when="end"))
+        return props
 
 
 CI = PROFILES["ci"]

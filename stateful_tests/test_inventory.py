@@ -67,6 +67,11 @@ class InventoryDriver(Driver):
             sku, qty = task.meta["ops"][data["ok"]]
             self.answers.append((task.name, str(sku), int(qty), bool(data["reserved"])))
             run.ok(self.ops[(task.name, data["ok"])], task.name, bool(data["reserved"]))
+            # what any reader sees right now (the others stand still at their points): stock and
+            # reservations agree - a reservation is never half visible
+            problem = check_inventory(*self._state(), [])
+            if problem:
+                raise Violation(problem[0], f"while {task.name} returned: {problem[1]}")
         elif "refused" in data:
             why = str(data["refused"])
             self.refused[why] = self.refused.get(why, 0) + 1

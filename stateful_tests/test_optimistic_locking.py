@@ -49,10 +49,14 @@ class RegisterDriver(Driver):
             name, args = ("add", (op[1],)) if op[0] == "add" else ("read", ())
             self.ops[(task.name, data["invoke"])] = run.invoke(task.name, name, args)
         elif "cas" in data:
+            if op[0] != "add":
+                raise Violation("linearizability", f"{task.name}'s read() wrote the register ({data['cas']})")
             seen, wrote = data["cas"]
             self.applied.append(int(op[1]))
             run.ok(self.ops[(task.name, data["ok"])], task.name, True, args=[seen, wrote], name="cas")
         elif "read" in data:
+            if op[0] != "read":  # an acknowledged add that wrote nothing: the client's delta is gone
+                raise Violation("no-lost-update", f"{task.name}'s add({op[1]}) returned a read of {data['read']} and wrote nothing")
             run.ok(self.ops[(task.name, data["ok"])], task.name, int(data["read"]))
         elif "conflict" in data:
             run.note(task.name, f"version changed since the read: retry (wanted {data['conflict'][0]} -> {data['conflict'][1]})")

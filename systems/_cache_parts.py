@@ -232,18 +232,22 @@ class _Scripts:
         self.fill_with_lease = client.register_script(_FILL_WITH_LEASE)
 
 
-_connection: tuple[Any, _Scripts] | None = None
+_connection: tuple[Any, Any, _Scripts] | None = None
 
 
 def redis_connection() -> tuple[Any, _Scripts]:
-    """This process's client of the shared throwaway redis-server, and the scripts."""
-    global _connection
-    if _connection is None:
-        from racekit.crash import redis as redis_service
+    """This process's client of the shared throwaway redis-server, and the scripts.
 
-        client = redis_service.shared().client()
-        _connection = (client, _Scripts(client))
-    return _connection
+    Cached per server: if another test stopped the shared server and a new one
+    started, a fresh client is made rather than one pointing at a dead socket."""
+    global _connection
+    from racekit.crash import redis as redis_service
+
+    server = redis_service.shared()
+    if _connection is None or _connection[0] is not server:
+        client = server.client()
+        _connection = (server, client, _Scripts(client))
+    return _connection[1], _connection[2]
 
 
 class RedisCache(ModelCache):

@@ -117,6 +117,7 @@ class IdNode(Node):
     def on_start(self) -> None:
         self.gen: Any = self.generator_cls(self.index, self.disk)
         if isinstance(self.gen, HybridLogicalClock):
+            self.note("started")  # ghost: what it heard before a crash is gone, so is the promise
             self.set_timer("gossip", self.GOSSIP_MS)
 
     def on_request(self, client: str, request: Request) -> None:
@@ -130,6 +131,8 @@ class IdNode(Node):
         self.set_timer("gossip", self.GOSSIP_MS)
 
     def on_message(self, src: str, msg: Any) -> None:
+        if not isinstance(msg, Request):  # ghost note of every peer time delivered: the HLC promise is checked against it
+            self.note("heard", src=src, ms=msg[1])
         if isinstance(msg, Request):
             self.on_request(src, msg)
         elif msg[0] == "hlc" and isinstance(self.gen, HybridLogicalClock):
@@ -158,5 +161,5 @@ SYSTEM = System(
         Variant("snowflake", lambda: Snowflake, expect="correct"),
         Variant("hlc", lambda: HybridLogicalClock, expect="correct"),
     ],
-    properties=("unique", "monotonic"),
+    properties=("unique", "monotonic", "causal"),
 )

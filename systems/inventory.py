@@ -286,7 +286,7 @@ SYSTEM = System(
     name="inventory",
     summary="Inventory reservations under contention on SQLite and PostgreSQL: isolation levels, optimistic vs pessimistic locking",
     kind="db",
-    properties=("no-oversell", "stock-conservation"),
+    properties=("no-oversell", "stock-conservation", "refusal-justified"),
     variants=[_v(n) for n in SQLITE + POSTGRES],
 )
 

@@ -90,6 +90,10 @@ class Instance(Node):
     def admit_note(self, user: str) -> None:
         self.note("admit", user=user)
 
+    def deny_note(self, user: str) -> None:
+        """Ghost note of a 429 where it is decided: the harness checks it was deserved."""
+        self.note("deny", user=user)
+
 
 class LocalBuckets(Instance):
     """Broken: a correct sliding window, but per instance."""
@@ -157,6 +161,8 @@ class Owner(Forwarding):
         admitted = self.admit(user)
         if admitted:
             self.admit_note(user)
+        else:
+            self.deny_note(user)
         return admitted
 
     def admit(self, user: str) -> bool:
@@ -235,6 +241,8 @@ class GossipSliding(Instance):
             log.add(now)
             self.since_report[user] = self.since_report.get(user, 0) + 1
             self.admit_note(user)
+        else:
+            self.deny_note(user)
         self.reply(client, request, admit)
 
     def recovering(self, now: int) -> bool:
@@ -279,5 +287,5 @@ SYSTEM = System(
         Variant("strong", lambda: SlidingOwner, expect="correct"),
         Variant("approximate", lambda: GossipSliding, expect="correct", params={"approximate": True}),
     ],
-    properties=("window_limit", "approx_limit"),
+    properties=("window_limit", "approx_limit", "justified_deny", "all_answered"),
 )

@@ -261,10 +261,10 @@ def recover(db: str, log: str, variant: str) -> int:
 
 
 def serve(db: str, log: str, variant: str, ops: list[list[Any]], first: int) -> None:
-    """Run ``ops[first:]`` (``["put", k, v]`` / ``["flush"]``) on a freshly started cache.
+    """Run ``ops[first:]`` (``["put", k, v]`` / ``["get", k]`` / ``["flush"]``) on a freshly started cache.
 
     Reports ``{"done": i, "seq": s}`` when operation ``i`` returns (for a put:
-    its acknowledgment).
+    its acknowledgment; for a get: ``"got"``, the value read).
     """
     cache = _open(db, log, variant)
     try:
@@ -274,6 +274,8 @@ def serve(db: str, log: str, variant: str, ops: list[list[Any]], first: int) -> 
             if op[0] == "put":
                 seq = cache.put(str(op[1]), str(op[2]))
                 report({"done": i, "seq": seq})
+            elif op[0] == "get":
+                report({"done": i, "got": cache.get(str(op[1]))})
             else:
                 cache.flush()
                 report({"done": i})
@@ -292,7 +294,7 @@ SYSTEM = System(
     name="write_behind",
     summary="Write-behind cache over SQLite, killed with SIGKILL anywhere: WAL + ordered atomic flush vs torn, unlogged, key-ordered flushes",
     kind="proc",
-    properties=("no-torn-record", "prefix-of-acked-writes", "no-acked-write-lost"),
+    properties=("no-torn-record", "prefix-of-acked-writes", "no-acked-write-lost", "read-your-writes", "unique-seq"),
     variants=[
         Variant("wal", lambda: CONFIGS["wal"], expect="correct"),
         Variant(

@@ -35,7 +35,7 @@ def test_the_library_installs_without_the_catalogues_servers() -> None:
     core = _names(PYPROJECT["project"]["dependencies"])
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert not core & set(SERVERS), f"server clients in the core dependencies: {core & set(SERVERS)}"
-    assert _names(extras["catalogue"]) == set(SERVERS)
+    assert set(SERVERS) <= _names(extras["catalogue"])  # plus the catalogue's own libraries (ddsketch, ...)
     assert "racekit" in _names(extras["dev"]) and "racekit[catalogue]" in extras["dev"]
     assert "    pip install racekit\n" in README and "pip install 'racekit[catalogue]'" in README
     for name in core - {"pytest-xdist"}:

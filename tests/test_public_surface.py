@@ -1,7 +1,8 @@
 """The catalogue uses racekit's public surface only: ``racekit``, and one
 kind-specific module per engine kind - ``racekit.sync`` (threads),
 ``racekit.sim`` (simulator), ``racekit.crash`` (processes), ``racekit.aio``
-(asyncio) - and every public name resolves.  Why one per kind:
+(asyncio), ``racekit.series`` (pure functions of a series) - and every
+public name resolves.  Why one per kind:
 docs/architecture.md ("Public surface").  The throwaway servers
 (``racekit.crash.redis``, ``racekit.crash.postgres``) are real parts any kind
 may use (a thread system caching in a real redis-server), so they count as
@@ -17,10 +18,17 @@ from pathlib import Path
 import racekit
 import racekit.aio
 import racekit.crash
+import racekit.series
 import racekit.sim
 
 ROOT = Path(__file__).resolve().parents[1]
-KIND_MODULES = {"thr": "racekit.sync", "sim": "racekit.sim", "proc": "racekit.crash", "aio": "racekit.aio"}
+KIND_MODULES = {
+    "thr": "racekit.sync",
+    "sim": "racekit.sim",
+    "proc": "racekit.crash",
+    "aio": "racekit.aio",
+    "series": "racekit.series",
+}
 SERVICES = {"racekit.crash.redis", "racekit.crash.postgres"}
 ALLOWED = {"racekit", *KIND_MODULES.values(), *SERVICES}
 
@@ -60,6 +68,6 @@ def test_each_catalogue_file_uses_at_most_one_kind_specific_module() -> None:
 
 
 def test_every_public_name_resolves() -> None:
-    for module in (racekit, racekit.sim, racekit.crash, racekit.aio):
+    for module in (racekit, racekit.sim, racekit.crash, racekit.aio, racekit.series):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"

@@ -9,7 +9,8 @@ A catalogue system tested by killing real processes subclasses it and gives:
   iterative bounding (0, then 1 ... kills and switches between workers);
 * ``draw(variant, draw)``: a scenario from a :class:`~racekit.choice.Draw`;
 * ``shrink(variant, scenario)``: scenarios one request smaller;
-* ``size(scenario)``: how many client requests a scenario makes.
+* ``size(scenario)``: how many client requests a scenario makes;
+* ``kills(variant)`` (optional): the kill budget of one run, ``max_kills`` by default.
 
 The plan, per profile :class:`Budget`: bounded search over the seed
 scenarios, then Hypothesis, then (deep) free-mode runs with kills at random
@@ -103,6 +104,17 @@ class CrashMachine:
         return 0
 
     @classmethod
+    def kills(cls, variant: Variant) -> int:
+        """How many kills one run of ``variant`` may have (default: ``max_kills``).
+
+        For a system whose variants promise different things about crashes:
+        ``request_dedup``'s SQLite store commits the mark with the effect and
+        is searched under kills; its Redis store cannot (two systems) and is
+        searched for duplicates only.
+        """
+        return cls.max_kills
+
+    @classmethod
     def session_env(cls, variant: Variant) -> dict[str, str]:
         """Extra environment for worker processes (a database address, say)."""
         return {}
@@ -160,7 +172,7 @@ class CrashSession:
         m = self.machine
         recorder = Recorder(chooser)
         r: RunResult = self.pool.run(
-            m.driver(self.variant, scenario), recorder, mode=mode, max_kills=m.max_kills,  # type: ignore[arg-type]
+            m.driver(self.variant, scenario), recorder, mode=mode, max_kills=m.kills(self.variant),  # type: ignore[arg-type]
             max_steps=m.max_steps, step_timeout=m.step_timeout, time_limit=m.time_limit,
         )
         switches = sum(1 for p in recorder.points if p.chosen and p.kind == "proc")

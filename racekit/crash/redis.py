@@ -17,6 +17,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,11 @@ def unavailable() -> str | None:
 class Server:
     """One redis-server on a unix socket; ``client()`` connects to it."""
 
-    def __init__(self, *, start_timeout: float = 20.0, stop_timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, start_timeout: float = 20.0, stop_timeout: float = 10.0, extra: Sequence[str] = (), base: str | None = None
+    ) -> None:
+        self.extra = list(extra)  # more redis-server options (``--appendonly yes``: the last one wins), for a benchmark
+        self.base = base  # parent of the server's directory (default: /dev/shm when writable; a real disk to measure fsync)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.dir: Path | None = None
@@ -74,12 +79,12 @@ class Server:
         reason = unavailable()
         if reason:
             raise HarnessError(reason)
-        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        base = self.base or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
         self.dir = Path(tempfile.mkdtemp(prefix="racekit-redis-", dir=base))
         argv = [
             shutil.which("redis-server") or "redis-server",
             "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
-            "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
+            "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no", *self.extra,
         ]
         env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "HOME": str(self.dir)}
         self.service = Service(

@@ -53,6 +53,8 @@ def serve(db: str, log: str, variant: str, ops: list[list[Any]], first: int) -> 
             if op[0] == "put":
                 seq = cache.put(str(op[1]), str(op[2]))
                 wb.report({"done": i, "seq": seq})
+            elif op[0] == "get":  # the scenario language of stateful_tests/test_write_behind.py
+                wb.report({"done": i, "got": cache.get(str(op[1]))})
             else:
                 cache.flush()
                 wb.report({"done": i})
