@@ -29,6 +29,9 @@ def test_ctrl_c_stops_explore_with_exit_130_and_no_counterexample(tmp_path: Path
             [str(exe), "explore", "bank_transfer", "--variant", "ordered", "--strategy", "dfs", "--budget", "10000000",
              "--save", str(out)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=err_file, text=True, env={**os.environ, "RACEKIT_PROGRESS": "1"},
+            # a pytest-xdist worker ignores SIGINT, and an ignored signal is inherited
+            # through exec: Python then never installs its KeyboardInterrupt handler
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             for _ in range(600):  # wait until the search reports progress (bounded: 60 s)
